@@ -1,0 +1,96 @@
+// Package apiserver assembles notification-apiserver: the scheme, the
+// storage of every resource, and the generic API server that serves them.
+package apiserver
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	alertstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/alert"
+	providerstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
+)
+
+var (
+	// Scheme holds every type the server serves.
+	Scheme = runtime.NewScheme()
+	// Codecs encodes and decodes the types of Scheme.
+	Codecs = serializer.NewCodecFactory(Scheme)
+)
+
+func init() {
+	install.Install(Scheme)
+	// The generic server decodes options (ListOptions, ...) as meta/v1 in
+	// the empty group, and serves unversioned discovery types.
+	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
+	Scheme.AddUnversionedTypes(schema.GroupVersion{Group: "", Version: "v1"},
+		&metav1.Status{},
+		&metav1.APIVersions{},
+		&metav1.APIGroupList{},
+		&metav1.APIGroup{},
+		&metav1.APIResourceList{},
+	)
+}
+
+// Config is the configuration of notification-apiserver.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+}
+
+// CompletedConfig is a Config that Complete filled in. It can only be made
+// by Complete, so New never runs on an incomplete configuration.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Server is a running notification-apiserver.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+}
+
+// Complete fills in the fields that are not set.
+func (c *Config) Complete() CompletedConfig {
+	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete()}}
+}
+
+// New builds the server: the generic API server with the notification API
+// group installed on its storage.
+func (c completedConfig) New() (*Server, error) {
+	generic, err := c.GenericConfig.New("notification-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{GenericAPIServer: generic}
+
+	providers, providerStatus, err := providerstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	alerts, alertStatus, err := alertstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	group := genericapiserver.NewDefaultAPIGroupInfo(notification.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"providers":        providers,
+		"providers/status": providerStatus,
+		"alerts":           alerts,
+		"alerts/status":    alertStatus,
+	}
+	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
+	}
+	return s, nil
+}

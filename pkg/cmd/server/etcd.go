@@ -1,0 +1,81 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// embeddedEtcd is the real etcd server running in this process, used when
+// no --etcd-servers are given. It serves on loopback only.
+type embeddedEtcd struct {
+	etcd *embed.Etcd
+}
+
+// startEmbeddedEtcd starts etcd with its data in dir and returns it once it
+// serves. Data survives restarts on the same dir; the ports are new each time.
+func startEmbeddedEtcd(dir string) (*embeddedEtcd, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the embedded etcd directory: %w", err)
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[0]))}
+	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[1]))}
+
+	cfg := embed.NewConfig()
+	cfg.Name = "notification-apiserver"
+	cfg.Dir = dir
+	cfg.ListenClientUrls = []url.URL{clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{clientURL}
+	cfg.ListenPeerUrls = []url.URL{peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{peerURL}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.LogLevel = "error"
+	// Each restart gets new ports: let the member's recorded peer URL follow.
+	cfg.StrictReconfigCheck = false
+
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd in %s: %w", dir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd failed: %w", err)
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd in %s did not become ready within 60s", dir)
+	}
+	return &embeddedEtcd{etcd: e}, nil
+}
+
+// ClientURL is where the API server reaches etcd.
+func (e *embeddedEtcd) ClientURL() string {
+	return "http://" + e.etcd.Clients[0].Addr().String()
+}
+
+// Close stops etcd after flushing its data.
+func (e *embeddedEtcd) Close() {
+	e.etcd.Close()
+}
+
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port for embedded etcd: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,182 @@
+// Package server holds the options of notification-apiserver and runs it.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/klog/v2"
+	netutils "k8s.io/utils/net"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apiserver"
+	generatedopenapi "github.com/notification-apiserver/notification-apiserver/pkg/generated/openapi"
+)
+
+const etcdPathPrefix = "/registry/notification.toolkit.fluxcd.io"
+
+// Options are the settings of notification-apiserver.
+type Options struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+
+	// EmbeddedEtcdDir is where the embedded etcd keeps its data when no
+	// --etcd-servers are given.
+	EmbeddedEtcdDir string
+	// AlternateDNS are extra names for the self-signed serving certificate.
+	AlternateDNS []string
+
+	etcd *embeddedEtcd
+}
+
+// NewOptions returns the default options.
+func NewOptions() *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions(
+			etcdPathPrefix,
+			apiserver.Codecs.LegacyCodec(v1beta2.SchemeGroupVersion),
+		),
+		EmbeddedEtcdDir: "notification-apiserver.etcd",
+	}
+	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
+		v1beta2.SchemeGroupVersion, schema.GroupKind{Group: v1beta2.GroupName})
+	return o
+}
+
+// Flags returns the command-line flags, in named sections for --help.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	ro := o.RecommendedOptions
+	ro.Etcd.AddFlags(fss.FlagSet("etcd"))
+	fs := fss.FlagSet("etcd")
+	fs.StringVar(&o.EmbeddedEtcdDir, "embedded-etcd-dir", o.EmbeddedEtcdDir,
+		"Directory of the embedded etcd server, started in this process when --etcd-servers is empty. "+
+			"Its data survives restarts. Embedded etcd serves one replica only: replicas must share --etcd-servers.")
+	ro.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	fss.FlagSet("secure serving").StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
+		"Extra DNS names for the self-signed serving certificate made when --tls-cert-file is not given, "+
+			"such as the <service>.<namespace>.svc name the aggregator verifies.")
+	if ro.Authentication != nil {
+		ro.Authentication.AddFlags(fss.FlagSet("authentication"))
+	}
+	if ro.Authorization != nil {
+		ro.Authorization.AddFlags(fss.FlagSet("authorization"))
+	}
+	ro.Audit.AddFlags(fss.FlagSet("auditing"))
+	ro.Features.AddFlags(fss.FlagSet("features"))
+	if ro.CoreAPI != nil {
+		ro.CoreAPI.AddFlags(fss.FlagSet("kubernetes API"))
+	}
+	if ro.Admission != nil {
+		ro.Admission.AddFlags(fss.FlagSet("admission"))
+	}
+	ro.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
+	ro.Traces.AddFlags(fss.FlagSet("tracing"))
+	utilfeature.DefaultMutableFeatureGate.AddFlag(fss.FlagSet("features"))
+	return fss
+}
+
+// Complete starts the embedded etcd when no etcd servers are configured,
+// before Validate, which requires --etcd-servers.
+func (o *Options) Complete() error {
+	if len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) > 0 {
+		return nil
+	}
+	e, err := startEmbeddedEtcd(o.EmbeddedEtcdDir)
+	if err != nil {
+		return err
+	}
+	o.etcd = e
+	o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{e.ClientURL()}
+	klog.InfoS("Started embedded etcd", "dir", o.EmbeddedEtcdDir, "clientURL", e.ClientURL())
+	return nil
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	return utilerrors.NewAggregate(o.RecommendedOptions.Validate())
+}
+
+// Close stops what Complete started.
+func (o *Options) Close() {
+	if o.etcd != nil {
+		o.etcd.Close()
+		o.etcd = nil
+	}
+}
+
+// Config builds the server configuration from the options.
+func (o *Options) Config() (*apiserver.Config, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts(
+		"localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+	cfg := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title = "notification-apiserver"
+	cfg.OpenAPIConfig.Info.Version = "v1beta2"
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title = "notification-apiserver"
+	cfg.OpenAPIV3Config.Info.Version = "v1beta2"
+	cfg.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	cfg.FeatureGate = utilfeature.DefaultFeatureGate
+	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
+		return nil, err
+	}
+	return &apiserver.Config{GenericConfig: cfg}, nil
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (o *Options) Run(ctx context.Context) error {
+	defer o.Close()
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	s, err := cfg.Complete().New()
+	if err != nil {
+		return err
+	}
+	return s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// NewCommand returns the notification-apiserver command.
+func NewCommand(ctx context.Context) *cobra.Command {
+	o := NewOptions()
+	cmd := &cobra.Command{
+		Use:   "notification-apiserver",
+		Short: "Serve the Flux notification API (Provider, Alert) as a Kubernetes aggregated API server",
+		Long: "notification-apiserver serves notification.toolkit.fluxcd.io/v1beta2 Providers and Alerts\n" +
+			"from its own etcd storage, behind the kube-apiserver's aggregation layer.\n" +
+			"Without --etcd-servers it runs an embedded etcd in --embedded-etcd-dir.",
+		SilenceUsage: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				o.Close()
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	fss := o.Flags()
+	for _, fs := range fss.FlagSets {
+		cmd.Flags().AddFlagSet(fs)
+	}
+	cliflag.SetUsageAndHelpFunc(cmd, fss, 100)
+	return cmd
+}

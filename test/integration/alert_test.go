@@ -1,0 +1,131 @@
+package integration
+
+import (
+	"encoding/json"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+func newAlert(ns, name string) *v1beta2.Alert {
+	return &v1beta2.Alert{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1beta2.AlertSpec{
+			Summary:     "Flagger impacted in us-east-2",
+			ProviderRef: v1beta2.LocalObjectReference{Name: "slack-bot"},
+			EventSources: []v1beta2.CrossNamespaceObjectReference{
+				{Kind: "HelmRepository", Name: "*"},
+				{Kind: "HelmRelease", Name: "*", MatchLabels: map[string]string{"app": "web"}},
+			},
+		},
+	}
+}
+
+func TestAlertLifecycle(t *testing.T) {
+	ns := "alerts"
+	alerts := client.NotificationV1beta2().Alerts(ns)
+	created, err := alerts.Create(t.Context(), newAlert(ns, "slack"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if created.Spec.EventSeverity != "info" {
+		t.Errorf("eventSeverity = %q, want the info default", created.Spec.EventSeverity)
+	}
+	if len(created.Spec.EventSources) != 2 || created.Spec.EventSources[1].MatchLabels["app"] != "web" {
+		t.Errorf("eventSources read back as %+v", created.Spec.EventSources)
+	}
+
+	changed := created.DeepCopy()
+	changed.Spec.EventSeverity = "error"
+	updated, err := alerts.Update(t.Context(), changed, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if updated.Generation != 2 {
+		t.Errorf("generation = %d after a spec change, want 2", updated.Generation)
+	}
+
+	withStatus := updated.DeepCopy()
+	withStatus.Spec.Suspend = true
+	withStatus.Status.ObservedGeneration = 2
+	afterStatus, err := alerts.UpdateStatus(t.Context(), withStatus, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update status: %v", err)
+	}
+	if afterStatus.Spec.Suspend || afterStatus.Status.ObservedGeneration != 2 {
+		t.Errorf("status write: spec.suspend=%v observedGeneration=%d", afterStatus.Spec.Suspend, afterStatus.Status.ObservedGeneration)
+	}
+
+	if err := alerts.Delete(t.Context(), "slack", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+}
+
+func TestAlertInvalidIsRefusedWithFieldPaths(t *testing.T) {
+	ns := "alerts-invalid"
+	a := newAlert(ns, "bad")
+	a.Spec.EventSeverity = "warning"
+	a.Spec.EventSources[0].Namespace = "*"
+	a.Spec.EventSources[1].Kind = "Deployment"
+	a.Spec.InclusionList = []string{"ok", "(unclosed"}
+	_, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), a, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("got %v, want 422 Invalid", err)
+	}
+	fields := causeFields(err)
+	for _, want := range []string{"spec.eventSeverity", "spec.eventSources[0].namespace", "spec.eventSources[1].kind", "spec.inclusionList[1]"} {
+		if !fields[want] {
+			t.Errorf("causes %v lack %s", fields, want)
+		}
+	}
+}
+
+func TestTablesShowAgeReadyStatus(t *testing.T) {
+	ns := "tables"
+	p, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	p.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "ValidationFailed", Message: "secret not found", LastTransitionTime: metav1.Now()}}
+	if _, err := client.NotificationV1beta2().Providers(ns).UpdateStatus(t.Context(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update status: %v", err)
+	}
+	if _, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), newAlert(ns, "slack"), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create alert: %v", err)
+	}
+
+	for resource, wantRow := range map[string][]any{
+		"providers": {"slack-bot", "False", "secret not found"},
+		"alerts":    {"slack", "Unknown", ""},
+	} {
+		raw, err := client.NotificationV1beta2().RESTClient().Get().Namespace(ns).Resource(resource).
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(t.Context())
+		if err != nil {
+			t.Fatalf("get %s as table: %v", resource, err)
+		}
+		var table metav1.Table
+		if err := json.Unmarshal(raw, &table); err != nil {
+			t.Fatalf("decoding table: %v", err)
+		}
+		var cols []string
+		for _, c := range table.ColumnDefinitions {
+			cols = append(cols, c.Name)
+		}
+		if len(cols) != 4 || cols[0] != "Name" || cols[1] != "Age" || cols[2] != "Ready" || cols[3] != "Status" {
+			t.Errorf("%s columns %v, want Name Age Ready Status", resource, cols)
+		}
+		if len(table.Rows) != 1 {
+			t.Fatalf("%s: %d rows, want 1", resource, len(table.Rows))
+		}
+		cells := table.Rows[0].Cells
+		if cells[0] != wantRow[0] || cells[2] != wantRow[1] || cells[3] != wantRow[2] {
+			t.Errorf("%s row %v, want name %v ready %v status %q", resource, cells, wantRow[0], wantRow[1], wantRow[2])
+		}
+		if age, _ := cells[1].(string); age == "" || age == "<unknown>" {
+			t.Errorf("%s age %q", resource, cells[1])
+		}
+	}
+}

@@ -1,0 +1,35 @@
+// Package integration runs the real notification-apiserver in-process on a
+// real embedded etcd, without a kube-apiserver, and drives it through the
+// generated typed clientset.
+package integration
+
+import (
+	"os"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	servertesting "github.com/notification-apiserver/notification-apiserver/pkg/cmd/server/testing"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+)
+
+// One server serves every test of the package: the generic API server
+// registers process-wide metrics, so a second one in the same process
+// would share them. Each test uses its own namespace.
+var (
+	clientConfig *rest.Config
+	client       versioned.Interface
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	mt := &servertesting.MainT{}
+	defer mt.Close()
+	s := servertesting.Start(mt, nil)
+	clientConfig = s.ClientConfig
+	client = versioned.NewForConfigOrDie(clientConfig)
+	return m.Run()
+}
