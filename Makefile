@@ -1,0 +1,57 @@
+# notification-apiserver: every routine task has a target; see README.md.
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := bin
+
+.PHONY: all build generate verify unit integration e2e test run up down clean deps
+
+all: build
+
+## build: build bin/notification-apiserver
+build:
+	$(GO) build -o $(BIN)/notification-apiserver ./cmd/apiserver
+
+## generate: regenerate clients, deepcopy, defaults, conversion and OpenAPI
+generate:
+	hack/update-codegen.sh
+
+## verify: fail when generated code is stale; go vet; gofmt
+verify:
+	hack/verify-codegen.sh
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd pkg test hack)" || { gofmt -l cmd pkg test hack; echo "gofmt needed"; exit 1; }
+
+## unit: unit tests
+unit:
+	$(GO) test ./pkg/... ./cmd/...
+
+## integration: the server in-process on a real embedded etcd
+integration:
+	$(GO) test ./test/integration/...
+
+## e2e: a real local control plane driven with kubectl
+e2e: build
+	hack/build-control-plane.sh
+	$(GO) test -count=1 -timeout 30m ./test/e2e/...
+
+## test: everything CI runs
+test: deps verify unit integration e2e
+
+## deps: install what the tests need on a fresh machine
+deps:
+	hack/install-deps.sh
+
+## run: bring up the local control plane with the server and the examples; Ctrl-C stops it
+run: deps
+	hack/local-run.sh
+
+## up: bring up the local control plane and return once it is ready (.local/kubeconfig)
+up: deps
+	hack/local-up.sh
+
+## down: stop what `make up` started
+down:
+	hack/local-down.sh
+
+clean: down
+	rm -rf $(BIN) .local
