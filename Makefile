@@ -3,7 +3,9 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build generate verify unit integration e2e test run up down clean deps
+.PHONY: all build generate verify unit fuzz integration e2e test run up down clean deps
+
+FUZZTIME ?= 10s
 
 all: build
 
@@ -25,6 +27,14 @@ verify:
 unit:
 	$(GO) test ./pkg/... ./cmd/...
 
+## fuzz: a short run of every fuzz target (FUZZTIME each, default 10s)
+fuzz:
+	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' pkg | sed 's/func //'); do \
+	  pkg=$$(grep -rlE "^func $$target\(" --include='*_test.go' pkg | xargs dirname); \
+	  echo ">> $$target ($$pkg)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./$$pkg || exit 1; \
+	done
+
 ## integration: the server in-process on a real embedded etcd
 integration:
 	$(GO) test ./test/integration/...
@@ -35,7 +45,7 @@ e2e: build
 	$(GO) test -count=1 -timeout 30m ./test/e2e/...
 
 ## test: everything CI runs
-test: deps verify unit integration e2e
+test: deps verify unit fuzz integration e2e
 
 ## deps: install what the tests need on a fresh machine
 deps:

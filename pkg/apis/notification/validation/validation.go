@@ -4,7 +4,6 @@ package validation
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 )
 
 // Limits on the size of specs.
@@ -85,21 +85,17 @@ func ValidateProviderSpec(spec *notification.ProviderSpec, fldPath *field.Path) 
 	}
 	allErrs = append(allErrs, validateLocalRef(spec.SecretRef, fldPath.Child("secretRef"))...)
 	allErrs = append(allErrs, validateLocalRef(spec.CertSecretRef, fldPath.Child("certSecretRef"))...)
+	if len(allErrs) == 0 {
+		allErrs = append(allErrs, validateTypeRules(spec, fldPath)...)
+	}
 	return allErrs
 }
 
 // ValidateHTTPURL checks that s is an absolute http or https URL with a
 // host. The value is never echoed back: it may carry credentials.
 func ValidateHTTPURL(s string, fldPath *field.Path) field.ErrorList {
-	u, err := url.Parse(s)
-	if err != nil {
-		return field.ErrorList{field.Invalid(fldPath, redacted, "must be an absolute http or https URL: it does not parse")}
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return field.ErrorList{field.Invalid(fldPath, redacted, "must be an absolute http or https URL")}
-	}
-	if u.Hostname() == "" {
-		return field.ErrorList{field.Invalid(fldPath, redacted, "must be an absolute http or https URL with a host")}
+	if _, err := address.ParseHTTPURL(s); err != nil {
+		return field.ErrorList{field.Invalid(fldPath, redacted, fmt.Sprintf("must be an absolute http or https URL with a host: %v", err))}
 	}
 	return nil
 }
