@@ -15,6 +15,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	alertstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/alert"
 	providerstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
 )
@@ -43,10 +44,19 @@ func init() {
 // Config is the configuration of notification-apiserver.
 type Config struct {
 	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+// ExtraConfig holds what the server needs beyond the generic API server.
+type ExtraConfig struct {
+	// NotificationInformers watch this server's own resources through its
+	// loopback client; they are started after the server starts.
+	NotificationInformers informers.SharedInformerFactory
 }
 
 type completedConfig struct {
 	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
 }
 
 // CompletedConfig is a Config that Complete filled in. It can only be made
@@ -62,7 +72,7 @@ type Server struct {
 
 // Complete fills in the fields that are not set.
 func (c *Config) Complete() CompletedConfig {
-	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete()}}
+	return CompletedConfig{&completedConfig{GenericConfig: c.GenericConfig.Complete(), ExtraConfig: &c.ExtraConfig}}
 }
 
 // New builds the server: the generic API server with the notification API
@@ -92,6 +102,12 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
+	}
+	if f := c.ExtraConfig.NotificationInformers; f != nil {
+		s.GenericAPIServer.AddPostStartHookOrDie("start-notification-informers", func(ctx genericapiserver.PostStartHookContext) error {
+			f.Start(ctx.Done())
+			return nil
+		})
 	}
 	return s, nil
 }

@@ -19,6 +19,7 @@ import (
 var (
 	clientConfig *rest.Config
 	client       versioned.Interface
+	server       *servertesting.TestServer
 )
 
 func TestMain(m *testing.M) {
@@ -29,6 +30,7 @@ func run(m *testing.M) int {
 	mt := &servertesting.MainT{}
 	defer mt.Close()
 	s := servertesting.Start(mt, nil)
+	server = s
 	clientConfig = s.ClientConfig
 	client = versioned.NewForConfigOrDie(clientConfig)
 	return m.Run()

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -19,8 +20,13 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	"github.com/notification-apiserver/notification-apiserver/pkg/admission/initializer"
+	"github.com/notification-apiserver/notification-apiserver/pkg/admission/notificationpolicy"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apiserver"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/notification-apiserver/notification-apiserver/pkg/generated/openapi"
 )
 
@@ -35,6 +41,8 @@ type Options struct {
 	EmbeddedEtcdDir string
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
+	// AddressPolicy is the operator's rule on where Providers may send.
+	AddressPolicy address.Policy
 
 	etcd *embeddedEtcd
 }
@@ -80,15 +88,26 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	if ro.Admission != nil {
 		ro.Admission.AddFlags(fss.FlagSet("admission"))
 	}
+	afs := fss.FlagSet("address policy")
+	afs.BoolVar(&o.AddressPolicy.DenyInternal, "address-policy-deny-internal", false,
+		"Refuse Providers whose address or proxy is, or resolves to, a loopback, link-local (such as 169.254.169.254), "+
+			"private, shared, multicast or unspecified IP address.")
+	afs.BoolVar(&o.AddressPolicy.RequireHTTPS, "address-policy-require-https", false,
+		"Refuse Providers whose address or proxy is plain http.")
 	ro.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
 	ro.Traces.AddFlags(fss.FlagSet("tracing"))
 	utilfeature.DefaultMutableFeatureGate.AddFlag(fss.FlagSet("features"))
 	return fss
 }
 
-// Complete starts the embedded etcd when no etcd servers are configured,
-// before Validate, which requires --etcd-servers.
+// Complete registers the admission plugin and starts the embedded etcd
+// when no etcd servers are configured, before Validate, which requires
+// --etcd-servers.
 func (o *Options) Complete() error {
+	if adm := o.RecommendedOptions.Admission; adm != nil {
+		notificationpolicy.Register(adm.Plugins, o.AddressPolicy)
+		adm.RecommendedPluginOrder = append(adm.RecommendedPluginOrder, notificationpolicy.PluginName)
+	}
 	if len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) > 0 {
 		return nil
 	}
@@ -131,10 +150,34 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	cfg.OpenAPIV3Config.Info.Version = "v1beta2"
 	cfg.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
 	cfg.FeatureGate = utilfeature.DefaultFeatureGate
+
+	var notificationInformers informers.SharedInformerFactory
+	newInformers := func(c *genericapiserver.RecommendedConfig) error {
+		client, err := versioned.NewForConfig(c.LoopbackClientConfig)
+		if err != nil {
+			return fmt.Errorf("creating the loopback client: %w", err)
+		}
+		notificationInformers = informers.NewSharedInformerFactory(client, 0)
+		return nil
+	}
+	o.RecommendedOptions.ExtraAdmissionInitializers = func(c *genericapiserver.RecommendedConfig) ([]admission.PluginInitializer, error) {
+		if err := newInformers(c); err != nil {
+			return nil, err
+		}
+		return []admission.PluginInitializer{initializer.New(notificationInformers)}, nil
+	}
 	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
 		return nil, err
 	}
-	return &apiserver.Config{GenericConfig: cfg}, nil
+	if notificationInformers == nil { // no admission chain
+		if err := newInformers(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &apiserver.Config{
+		GenericConfig: cfg,
+		ExtraConfig:   apiserver.ExtraConfig{NotificationInformers: notificationInformers},
+	}, nil
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

@@ -14,8 +14,13 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
+	kubeinformers "k8s.io/client-go/informers"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 
+	"github.com/notification-apiserver/notification-apiserver/pkg/admission/initializer"
+	"github.com/notification-apiserver/notification-apiserver/pkg/admission/notificationpolicy"
 	"github.com/notification-apiserver/notification-apiserver/pkg/cmd/server"
 )
 
@@ -25,6 +30,8 @@ type TestServer struct {
 	ClientConfig *rest.Config
 	// EtcdDir is the embedded etcd's data directory.
 	EtcdDir string
+	// Kube is the fake Kubernetes API the server reads Secrets from.
+	Kube *kubefake.Clientset
 }
 
 // T is the part of testing.TB that Start uses, so that TestMain can start
@@ -76,6 +83,20 @@ func Start(t T, mutate func(*server.Options)) *TestServer {
 		o.Close()
 		t.Fatalf("configuring: %v", err)
 	}
+	// Without a kube-apiserver, the admission chain is built by hand on a
+	// fake Kubernetes API.
+	kube := kubefake.NewClientset()
+	kubeInformers := kubeinformers.NewSharedInformerFactory(kube, 0)
+	plugin := notificationpolicy.New(o.AddressPolicy)
+	genericadmissioninit.New(kube, nil, kubeInformers, nil, nil, nil, nil, nil).Initialize(plugin)
+	initializer.New(cfg.ExtraConfig.NotificationInformers).Initialize(plugin)
+	if err := plugin.ValidateInitialization(); err != nil {
+		o.Close()
+		t.Fatalf("initializing admission: %v", err)
+	}
+	cfg.GenericConfig.AdmissionControl = plugin
+	cfg.GenericConfig.SharedInformerFactory = kubeInformers
+
 	s, err := cfg.Complete().New()
 	if err != nil {
 		o.Close()
@@ -98,7 +119,7 @@ func Start(t T, mutate func(*server.Options)) *TestServer {
 	if err := waitReady(clientConfig, done); err != nil {
 		t.Fatalf("%v", err)
 	}
-	return &TestServer{ClientConfig: clientConfig, EtcdDir: o.EmbeddedEtcdDir}
+	return &TestServer{ClientConfig: clientConfig, EtcdDir: o.EmbeddedEtcdDir, Kube: kube}
 }
 
 func waitReady(cfg *rest.Config, done <-chan error) error {
