@@ -11,11 +11,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
+	"github.com/notification-apiserver/notification-apiserver/pkg/reconcile"
 	alertstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/alert"
 	providerstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
 )
@@ -52,6 +57,10 @@ type ExtraConfig struct {
 	// NotificationInformers watch this server's own resources through its
 	// loopback client; they are started after the server starts.
 	NotificationInformers informers.SharedInformerFactory
+	// KubeClient and KubeInformers reach the Kubernetes API: Secrets for
+	// the reconciler, and Events. Without them status is not reconciled.
+	KubeClient    kubernetes.Interface
+	KubeInformers kubeinformers.SharedInformerFactory
 }
 
 type completedConfig struct {
@@ -103,6 +112,9 @@ func (c completedConfig) New() (*Server, error) {
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
 	}
+	if err := c.addReconciler(s.GenericAPIServer); err != nil {
+		return nil, err
+	}
 	if f := c.ExtraConfig.NotificationInformers; f != nil {
 		s.GenericAPIServer.AddPostStartHookOrDie("start-notification-informers", func(ctx genericapiserver.PostStartHookContext) error {
 			f.Start(ctx.Done())
@@ -110,4 +122,29 @@ func (c completedConfig) New() (*Server, error) {
 		})
 	}
 	return s, nil
+}
+
+// addReconciler runs the status reconciler once the server serves.
+func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer) error {
+	x := c.ExtraConfig
+	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
+		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
+		return nil
+	}
+	client, err := versioned.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+	if err != nil {
+		return fmt.Errorf("creating the reconciler's client: %w", err)
+	}
+	controller, err := reconcile.New(client, x.KubeClient, x.NotificationInformers, x.KubeInformers, Scheme)
+	if err != nil {
+		return fmt.Errorf("creating the reconciler: %w", err)
+	}
+	return s.AddPostStartHook("notification-reconciler", func(ctx genericapiserver.PostStartHookContext) error {
+		go func() {
+			if err := controller.Run(ctx, 2); err != nil {
+				klog.ErrorS(err, "The reconciler stopped")
+			}
+		}()
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -49,14 +50,15 @@ func TestAlertLifecycle(t *testing.T) {
 	}
 
 	withStatus := updated.DeepCopy()
+	withStatus.ResourceVersion = "" // unconditional: the reconciler writes status too
 	withStatus.Spec.Suspend = true
-	withStatus.Status.ObservedGeneration = 2
+	withStatus.Status.LastHandledReconcileAt = "by-the-test"
 	afterStatus, err := alerts.UpdateStatus(t.Context(), withStatus, metav1.UpdateOptions{})
 	if err != nil {
 		t.Fatalf("update status: %v", err)
 	}
-	if afterStatus.Spec.Suspend || afterStatus.Status.ObservedGeneration != 2 {
-		t.Errorf("status write: spec.suspend=%v observedGeneration=%d", afterStatus.Spec.Suspend, afterStatus.Status.ObservedGeneration)
+	if afterStatus.Spec.Suspend || afterStatus.Status.LastHandledReconcileAt != "by-the-test" {
+		t.Errorf("status write: spec.suspend=%v status=%+v", afterStatus.Spec.Suspend, afterStatus.Status)
 	}
 
 	if err := alerts.Delete(t.Context(), "slack", metav1.DeleteOptions{}); err != nil {
@@ -85,23 +87,18 @@ func TestAlertInvalidIsRefusedWithFieldPaths(t *testing.T) {
 
 func TestTablesShowAgeReadyStatus(t *testing.T) {
 	ns := "tables"
-	p, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{})
-	if err != nil {
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create: %v", err)
-	}
-	p.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "ValidationFailed", Message: "secret not found", LastTransitionTime: metav1.Now()}}
-	if _, err := client.NotificationV1beta2().Providers(ns).UpdateStatus(t.Context(), p, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("update status: %v", err)
 	}
 	if _, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), newAlert(ns, "slack"), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create alert: %v", err)
 	}
 
-	for resource, wantRow := range map[string][]any{
-		"providers": {"slack-bot", "False", "secret not found"},
-		"alerts":    {"slack", "Unknown", ""},
-	} {
+	for resource, name := range map[string]string{"providers": "slack-bot", "alerts": "slack"} {
+		// includeObject=Object puts each row's object beside its cells, so the
+		// cells can be checked against the conditions they were made from.
 		raw, err := client.NotificationV1beta2().RESTClient().Get().Namespace(ns).Resource(resource).
+			Param("includeObject", "Object").
 			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(t.Context())
 		if err != nil {
 			t.Fatalf("get %s as table: %v", resource, err)
@@ -120,9 +117,19 @@ func TestTablesShowAgeReadyStatus(t *testing.T) {
 		if len(table.Rows) != 1 {
 			t.Fatalf("%s: %d rows, want 1", resource, len(table.Rows))
 		}
+		var obj struct {
+			Status struct{ Conditions []metav1.Condition } `json:"status"`
+		}
+		if err := json.Unmarshal(table.Rows[0].Object.Raw, &obj); err != nil {
+			t.Fatalf("decoding the row's object: %v", err)
+		}
+		ready := meta.FindStatusCondition(obj.Status.Conditions, "Ready")
+		if ready == nil {
+			t.Fatalf("%s has no Ready condition", resource)
+		}
 		cells := table.Rows[0].Cells
-		if cells[0] != wantRow[0] || cells[2] != wantRow[1] || cells[3] != wantRow[2] {
-			t.Errorf("%s row %v, want name %v ready %v status %q", resource, cells, wantRow[0], wantRow[1], wantRow[2])
+		if cells[0] != name || cells[2] != string(ready.Status) || cells[3] != ready.Message {
+			t.Errorf("%s row %v, want name %s ready %s status %q", resource, cells, name, ready.Status, ready.Message)
 		}
 		if age, _ := cells[1].(string); age == "" || age == "<unknown>" {
 			t.Errorf("%s age %q", resource, cells[1])

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
@@ -64,7 +65,7 @@ func TestServerSideApplyOwnsFieldsAndReportsConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("apply status: %v", err)
 	}
-	if len(withStatus.Status.Conditions) != 1 || withStatus.Spec.Channel != "random" {
+	if c := meta.FindStatusCondition(withStatus.Status.Conditions, "Ready"); c == nil || c.Message != "Initialized" || withStatus.Spec.Channel != "random" {
 		t.Errorf("after apply status: spec %+v status %+v", withStatus.Spec, withStatus.Status)
 	}
 

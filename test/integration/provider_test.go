@@ -9,8 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	typedv1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/typed/notification/v1beta2"
 )
 
 func newProvider(ns, name string) *v1beta2.Provider {
@@ -61,8 +63,11 @@ func TestProviderCreateIgnoresStatus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if created.Status.ObservedGeneration != 0 || len(created.Status.Conditions) != 0 {
-		t.Errorf("status %+v was taken from a create, want it reset", created.Status)
+	if created.Status.ObservedGeneration != 0 {
+		t.Errorf("observedGeneration %d was taken from a create", created.Status.ObservedGeneration)
+	}
+	if c := meta.FindStatusCondition(created.Status.Conditions, "Ready"); c == nil || c.Reason == "Faked" || c.Status != metav1.ConditionUnknown {
+		t.Errorf("conditions %+v on create, want the server's Ready=Unknown", created.Status.Conditions)
 	}
 }
 
@@ -139,6 +144,26 @@ func itemNames(items []v1beta2.Provider) string {
 	return strings.Join(names, ",")
 }
 
+// updateProvider changes the latest version of a Provider, retrying when
+// the reconciler wrote its status in between.
+func updateProvider(t *testing.T, providers typedv1beta2.ProviderInterface, name string, change func(*v1beta2.Provider)) *v1beta2.Provider {
+	t.Helper()
+	var updated *v1beta2.Provider
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := providers.Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(current)
+		updated, err = providers.Update(t.Context(), current, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("updating Provider %s: %v", name, err)
+	}
+	return updated
+}
+
 func TestProviderUpdateConflictsAndGeneration(t *testing.T) {
 	ns := "update"
 	providers := client.NotificationV1beta2().Providers(ns)
@@ -147,12 +172,7 @@ func TestProviderUpdateConflictsAndGeneration(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 
-	changed := created.DeepCopy()
-	changed.Spec.Channel = "alerts"
-	updated, err := providers.Update(t.Context(), changed, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatalf("update: %v", err)
-	}
+	updated := updateProvider(t, providers, "p", func(p *v1beta2.Provider) { p.Spec.Channel = "alerts" })
 	if updated.Generation != 2 {
 		t.Errorf("generation after a spec change = %d, want 2", updated.Generation)
 	}
@@ -163,12 +183,7 @@ func TestProviderUpdateConflictsAndGeneration(t *testing.T) {
 		t.Errorf("update with a stale resourceVersion: got %v, want 409 Conflict", err)
 	}
 
-	labelled := updated.DeepCopy()
-	labelled.Labels["extra"] = "yes"
-	relabelled, err := providers.Update(t.Context(), labelled, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatalf("label update: %v", err)
-	}
+	relabelled := updateProvider(t, providers, "p", func(p *v1beta2.Provider) { p.Labels["extra"] = "yes" })
 	if relabelled.Generation != 2 {
 		t.Errorf("generation after a metadata-only change = %d, want 2", relabelled.Generation)
 	}
@@ -177,17 +192,25 @@ func TestProviderUpdateConflictsAndGeneration(t *testing.T) {
 func TestProviderStatusAndSpecAreWrittenSeparately(t *testing.T) {
 	ns := "status"
 	providers := client.NotificationV1beta2().Providers(ns)
-	created, err := providers.Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{})
+	_, err := providers.Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
 
-	// A status write carrying a spec change changes only the status.
-	withStatus := created.DeepCopy()
-	withStatus.Spec.Channel = "sneaky"
-	withStatus.Status.ObservedGeneration = 1
-	meta.SetStatusCondition(&withStatus.Status.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Succeeded", Message: "Initialized"})
-	afterStatus, err := providers.UpdateStatus(t.Context(), withStatus, metav1.UpdateOptions{})
+	// A status write carrying a spec change changes only the status. The
+	// reconciler writes status too: retry on conflicts.
+	var afterStatus *v1beta2.Provider
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := providers.Get(t.Context(), "p", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Spec.Channel = "sneaky"
+		current.Status.ObservedGeneration = 1
+		current.Status.LastHandledReconcileAt = "by-the-test"
+		afterStatus, err = providers.UpdateStatus(t.Context(), current, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("update status: %v", err)
 	}
@@ -197,27 +220,39 @@ func TestProviderStatusAndSpecAreWrittenSeparately(t *testing.T) {
 	if afterStatus.Generation != 1 {
 		t.Errorf("status write changed generation to %d", afterStatus.Generation)
 	}
-	if !meta.IsStatusConditionTrue(afterStatus.Status.Conditions, "Ready") || afterStatus.Status.ObservedGeneration != 1 {
+	if afterStatus.Status.LastHandledReconcileAt != "by-the-test" {
 		t.Errorf("status not written: %+v", afterStatus.Status)
 	}
 
-	// A spec write carrying a status change changes only the spec.
-	withSpec := afterStatus.DeepCopy()
-	withSpec.Spec.Channel = "alerts"
-	withSpec.Status = v1beta2.ProviderStatus{}
-	afterSpec, err := providers.Update(t.Context(), withSpec, metav1.UpdateOptions{})
+	// A spec write carrying a status change changes only the spec (and
+	// marks the new generation as being reconciled).
+	var afterSpec *v1beta2.Provider
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := providers.Get(t.Context(), "p", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Spec.Channel = "alerts"
+		current.Status = v1beta2.ProviderStatus{LastHandledReconcileAt: "from-a-spec-write"}
+		afterSpec, err = providers.Update(t.Context(), current, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	if afterSpec.Spec.Channel != "alerts" {
-		t.Errorf("spec write lost: channel %q", afterSpec.Spec.Channel)
+	if afterSpec.Spec.Channel != "alerts" || afterSpec.Generation != 2 {
+		t.Errorf("spec write lost: channel %q generation %d", afterSpec.Spec.Channel, afterSpec.Generation)
 	}
-	if !meta.IsStatusConditionTrue(afterSpec.Status.Conditions, "Ready") {
-		t.Errorf("spec write cleared the status: %+v", afterSpec.Status)
+	if afterSpec.Status.LastHandledReconcileAt == "from-a-spec-write" {
+		t.Errorf("a spec write changed the status: %+v", afterSpec.Status)
+	}
+	if c := meta.FindStatusCondition(afterSpec.Status.Conditions, "Reconciling"); c == nil || c.ObservedGeneration != 2 {
+		t.Errorf("conditions after a spec change %+v, want Reconciling for generation 2", afterSpec.Status.Conditions)
 	}
 
 	bad := afterSpec.DeepCopy()
-	bad.Status.Conditions = append(bad.Status.Conditions, metav1.Condition{Type: "Stalled", Status: "Maybe", Reason: "X", LastTransitionTime: metav1.Now()})
+	bad.ResourceVersion = "" // unconditional: the reconciler may have written since
+	bad.Status.Conditions = append(bad.Status.Conditions, metav1.Condition{Type: "Odd", Status: "Maybe", Reason: "X", LastTransitionTime: metav1.Now()})
 	if _, err := providers.UpdateStatus(t.Context(), bad, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
 		t.Errorf("status with an invalid condition: got %v, want 422", err)
 	}
@@ -249,15 +284,10 @@ func TestProviderWatchSeesChangesInOrder(t *testing.T) {
 	}
 	defer w.Stop()
 
-	created, err := providers.Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{})
-	if err != nil {
+	if _, err := providers.Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	changed := created.DeepCopy()
-	changed.Spec.Channel = "alerts"
-	if _, err := providers.Update(t.Context(), changed, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("update: %v", err)
-	}
+	updateProvider(t, providers, "p", func(p *v1beta2.Provider) { p.Spec.Channel = "alerts" })
 	if err := providers.Delete(t.Context(), "p", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
@@ -266,15 +296,26 @@ func TestProviderWatchSeesChangesInOrder(t *testing.T) {
 		typ     watch.EventType
 		channel string
 	}{{watch.Added, "general"}, {watch.Modified, "alerts"}, {watch.Deleted, "alerts"}}
-	for i, w8 := range want {
+	// The reconciler's status writes come as MODIFIED events of an
+	// unchanged spec: the spec changes must come in order between them.
+	var lastChannel string
+	for i := 0; i < len(want); {
 		select {
 		case ev := <-w.ResultChan():
 			p, ok := ev.Object.(*v1beta2.Provider)
-			if ev.Type != w8.typ || !ok || p.Spec.Channel != w8.channel {
-				t.Fatalf("event %d: %s %T, want %s of a Provider with channel %s", i, ev.Type, ev.Object, w8.typ, w8.channel)
+			if !ok {
+				t.Fatalf("event %s of %T", ev.Type, ev.Object)
 			}
+			if ev.Type == watch.Modified && p.Spec.Channel == lastChannel {
+				continue // a status write
+			}
+			if ev.Type != want[i].typ || p.Spec.Channel != want[i].channel {
+				t.Fatalf("event %d: %s with channel %s, want %s with channel %s", i, ev.Type, p.Spec.Channel, want[i].typ, want[i].channel)
+			}
+			lastChannel = p.Spec.Channel
+			i++
 		case <-time.After(30 * time.Second):
-			t.Fatalf("event %d (%s) never arrived", i, w8.typ)
+			t.Fatalf("event %d (%s) never arrived", i, want[i].typ)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/kubernetes"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
@@ -166,7 +167,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		}
 		return []admission.PluginInitializer{initializer.New(notificationInformers)}, nil
 	}
-	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
+	err := o.RecommendedOptions.ApplyTo(cfg)
+	if err != nil {
 		return nil, err
 	}
 	if notificationInformers == nil { // no admission chain
@@ -174,10 +176,13 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			return nil, err
 		}
 	}
-	return &apiserver.Config{
-		GenericConfig: cfg,
-		ExtraConfig:   apiserver.ExtraConfig{NotificationInformers: notificationInformers},
-	}, nil
+	extra := apiserver.ExtraConfig{NotificationInformers: notificationInformers, KubeInformers: cfg.SharedInformerFactory}
+	if cfg.ClientConfig != nil {
+		if extra.KubeClient, err = kubernetes.NewForConfig(cfg.ClientConfig); err != nil {
+			return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+		}
+	}
+	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: extra}, nil
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

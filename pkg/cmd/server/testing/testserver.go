@@ -96,6 +96,8 @@ func Start(t T, mutate func(*server.Options)) *TestServer {
 	}
 	cfg.GenericConfig.AdmissionControl = plugin
 	cfg.GenericConfig.SharedInformerFactory = kubeInformers
+	cfg.ExtraConfig.KubeClient = kube
+	cfg.ExtraConfig.KubeInformers = kubeInformers
 
 	s, err := cfg.Complete().New()
 	if err != nil {

@@ -44,7 +44,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		UpdateStrategy:            s,
 		DeleteStrategy:            s,
 		ResetFieldsStrategy:       s,
-		TableConvertor:            table.New(conditions),
+		TableConvertor:            table.New(statusConditions),
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing alert storage: %w", err)
@@ -58,7 +58,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 	return &REST{store}, &StatusREST{store: &statusStore}, nil
 }
 
-func conditions(obj runtime.Object) ([]metav1.Condition, bool) {
+func statusConditions(obj runtime.Object) ([]metav1.Condition, bool) {
 	a, ok := obj.(*notification.Alert)
 	if !ok {
 		return nil, false

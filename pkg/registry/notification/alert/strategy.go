@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/validation"
 )
 
@@ -47,6 +48,7 @@ func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	a := obj.(*notification.Alert)
 	a.Status = notification.AlertStatus{}
 	a.Generation = 1
+	conditions.MarkReconciling(&a.Status.Conditions, a.Generation)
 }
 
 func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -54,6 +56,8 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	a.Status = oldA.Status
 	if !apiequality.Semantic.DeepEqual(a.Spec, oldA.Spec) {
 		a.Generation = oldA.Generation + 1
+		// The new generation is unchecked until the reconciler sees it.
+		conditions.MarkReconciling(&a.Status.Conditions, a.Generation)
 	}
 }
 

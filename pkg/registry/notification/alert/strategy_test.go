@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -27,8 +28,11 @@ func TestCreateStartsAtGenerationOneWithEmptyStatus(t *testing.T) {
 	if p.Generation != 1 {
 		t.Errorf("generation = %d, want 1", p.Generation)
 	}
-	if p.Status.ObservedGeneration != 0 || len(p.Status.Conditions) != 0 {
-		t.Errorf("status %+v kept on create", p.Status)
+	if p.Status.ObservedGeneration != 0 {
+		t.Errorf("observedGeneration %d kept on create", p.Status.ObservedGeneration)
+	}
+	if !isReconciling(p.Status.Conditions, 1) {
+		t.Errorf("conditions on create %+v, want Ready=Unknown and Reconciling=True for generation 1", p.Status.Conditions)
 	}
 }
 
@@ -51,8 +55,15 @@ func TestUpdateBumpsGenerationOnSpecChangesOnly(t *testing.T) {
 			if p.Generation != tc.want {
 				t.Errorf("generation = %d, want %d", p.Generation, tc.want)
 			}
-			if p.Status.ObservedGeneration != 4 || len(p.Status.Conditions) != 1 {
-				t.Errorf("main resource update changed status to %+v", p.Status)
+			if p.Status.ObservedGeneration != 4 {
+				t.Errorf("main resource update changed observedGeneration to %d", p.Status.ObservedGeneration)
+			}
+			specChanged := tc.want == 5
+			if specChanged != isReconciling(p.Status.Conditions, tc.want) {
+				t.Errorf("conditions %+v after %s", p.Status.Conditions, tc.name)
+			}
+			if !specChanged && (len(p.Status.Conditions) != 1 || p.Status.Conditions[0].Status != metav1.ConditionTrue) {
+				t.Errorf("conditions %+v changed without a spec change", p.Status.Conditions)
 			}
 		})
 	}
@@ -99,4 +110,11 @@ func TestGetAttrsSelectsByNameAndNamespace(t *testing.T) {
 	if _, _, err := GetAttrs(&notification.Provider{}); err == nil {
 		t.Errorf("GetAttrs accepted a Provider")
 	}
+}
+
+func isReconciling(conds []metav1.Condition, generation int64) bool {
+	ready := meta.FindStatusCondition(conds, "Ready")
+	reconciling := meta.FindStatusCondition(conds, "Reconciling")
+	return ready != nil && ready.Status == metav1.ConditionUnknown && ready.ObservedGeneration == generation &&
+		reconciling != nil && reconciling.Status == metav1.ConditionTrue && reconciling.Reason == "Progressing"
 }

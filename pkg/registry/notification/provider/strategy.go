@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/validation"
 )
 
@@ -47,6 +48,7 @@ func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	p := obj.(*notification.Provider)
 	p.Status = notification.ProviderStatus{}
 	p.Generation = 1
+	conditions.MarkReconciling(&p.Status.Conditions, p.Generation)
 }
 
 func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -54,6 +56,8 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	p.Status = oldP.Status
 	if !apiequality.Semantic.DeepEqual(p.Spec, oldP.Spec) {
 		p.Generation = oldP.Generation + 1
+		// The new generation is unchecked until the reconciler sees it.
+		conditions.MarkReconciling(&p.Status.Conditions, p.Generation)
 	}
 }
 

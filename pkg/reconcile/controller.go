@@ -1,0 +1,240 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
+	listers "github.com/notification-apiserver/notification-apiserver/pkg/generated/listers/notification/v1beta2"
+)
+
+const fieldManager = "notification-apiserver"
+
+// Controller reconciles the status of Providers and Alerts.
+type Controller struct {
+	client    versioned.Interface
+	providers listers.ProviderLister
+	alerts    listers.AlertLister
+	secrets   corelisters.SecretLister
+	synced    []cache.InformerSynced
+	recorder  record.EventRecorder
+	events    record.EventBroadcaster
+	kube      kubernetes.Interface
+
+	providerQueue workqueue.TypedRateLimitingInterface[string]
+	alertQueue    workqueue.TypedRateLimitingInterface[string]
+}
+
+// New returns a Controller. scheme must know the v1beta2 types, for the
+// references of Kubernetes Events.
+func New(client versioned.Interface, kube kubernetes.Interface, nf informers.SharedInformerFactory,
+	kf kubeinformers.SharedInformerFactory, scheme *runtime.Scheme) (*Controller, error) {
+	providerInformer := nf.Notification().V1beta2().Providers()
+	alertInformer := nf.Notification().V1beta2().Alerts()
+	secretInformer := kf.Core().V1().Secrets()
+	events := record.NewBroadcaster()
+	c := &Controller{
+		client:    client,
+		kube:      kube,
+		providers: providerInformer.Lister(),
+		alerts:    alertInformer.Lister(),
+		secrets:   secretInformer.Lister(),
+		synced: []cache.InformerSynced{
+			providerInformer.Informer().HasSynced, alertInformer.Informer().HasSynced, secretInformer.Informer().HasSynced,
+		},
+		events:   events,
+		recorder: events.NewRecorder(scheme, corev1.EventSource{Component: "notification-apiserver"}),
+		providerQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "providers"}),
+		alertQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "alerts"}),
+	}
+
+	if _, err := providerInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			c.enqueue(c.providerQueue, obj)
+			c.enqueueAlertsOf(obj)
+		},
+		UpdateFunc: func(old, obj any) {
+			if needsReconcile(old.(*v1beta2.Provider).ObjectMeta, obj.(*v1beta2.Provider).ObjectMeta, obj.(*v1beta2.Provider).Status.ObservedGeneration) {
+				c.enqueue(c.providerQueue, obj)
+			}
+			c.enqueueAlertsOf(obj)
+		},
+		DeleteFunc: func(obj any) { c.enqueueAlertsOf(obj) },
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := alertInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { c.enqueue(c.alertQueue, obj) },
+		UpdateFunc: func(old, obj any) {
+			if needsReconcile(old.(*v1beta2.Alert).ObjectMeta, obj.(*v1beta2.Alert).ObjectMeta, obj.(*v1beta2.Alert).Status.ObservedGeneration) {
+				c.enqueue(c.alertQueue, obj)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := secretInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.secretChanged,
+		UpdateFunc: func(old, obj any) {
+			if old.(*corev1.Secret).ResourceVersion != obj.(*corev1.Secret).ResourceVersion {
+				c.secretChanged(obj)
+			}
+		},
+		DeleteFunc: c.secretChanged,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// needsReconcile: a new generation, a new reconcile request, or a status
+// that lags behind (an earlier write lost).
+func needsReconcile(old, obj metav1.ObjectMeta, observedGeneration int64) bool {
+	return old.Generation != obj.Generation ||
+		old.Annotations[RequestedAtAnnotation] != obj.Annotations[RequestedAtAnnotation] ||
+		observedGeneration != obj.Generation
+}
+
+func (c *Controller) enqueue(q workqueue.TypedRateLimitingInterface[string], obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		q.Add(key)
+	}
+}
+
+func (c *Controller) enqueueAlertsOf(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	p, ok := obj.(*v1beta2.Provider)
+	if !ok {
+		return
+	}
+	for _, key := range c.alertsOfProvider(p.Namespace, p.Name) {
+		c.alertQueue.Add(key)
+	}
+}
+
+func (c *Controller) secretChanged(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return
+	}
+	for _, key := range c.providersUsingSecret(s.Namespace, s.Name) {
+		c.providerQueue.Add(key)
+	}
+}
+
+// Run reconciles with the given number of workers per kind until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	logger := klog.FromContext(ctx)
+	c.events.StartStructuredLogging(3)
+	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	defer c.events.Shutdown()
+	defer c.providerQueue.ShutDown()
+	defer c.alertQueue.ShutDown()
+
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("reconciler: caches did not sync")
+	}
+	logger.Info("Reconciling Providers and Alerts", "workers", workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(2)
+		go func() { defer wg.Done(); c.runProviders(ctx) }()
+		go func() { defer wg.Done(); c.runAlerts(ctx) }()
+	}
+	<-ctx.Done()
+	c.providerQueue.ShutDown()
+	c.alertQueue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) runProviders(ctx context.Context) {
+	for {
+		key, quit := c.providerQueue.Get()
+		if quit {
+			return
+		}
+		c.processProvider(ctx, key)
+		c.providerQueue.Done(key)
+	}
+}
+
+func (c *Controller) processProvider(ctx context.Context, key string) {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		c.providerQueue.Forget(key)
+		return
+	}
+	res, interval, err := c.reconcileProvider(ctx, namespace, name)
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Reconciling a Provider", "provider", key)
+	}
+	switch res {
+	case resultReady:
+		c.providerQueue.Forget(key)
+		c.providerQueue.AddAfter(key, interval)
+	case resultRetry:
+		c.providerQueue.AddRateLimited(key)
+	case resultStalled:
+		c.providerQueue.Forget(key)
+	}
+}
+
+func (c *Controller) runAlerts(ctx context.Context) {
+	for {
+		key, quit := c.alertQueue.Get()
+		if quit {
+			return
+		}
+		namespace, name, err := cache.SplitMetaNamespaceKey(key)
+		if err == nil {
+			err = c.reconcileAlert(ctx, namespace, name)
+		}
+		if err != nil {
+			klog.FromContext(ctx).Error(err, "Reconciling an Alert", "alert", key)
+			c.alertQueue.AddRateLimited(key)
+		} else {
+			c.alertQueue.Forget(key)
+		}
+		c.alertQueue.Done(key)
+	}
+}
+
+// equalStatus compares two statuses, conditions without their transition times.
+func equalStatus(gen1 int64, handled1 string, conds1 []metav1.Condition, gen2 int64, handled2 string, conds2 []metav1.Condition) bool {
+	if gen1 != gen2 || handled1 != handled2 || len(conds1) != len(conds2) {
+		return false
+	}
+	for i := range conds1 {
+		a, b := conds1[i], conds2[i]
+		if a.Type != b.Type || a.Status != b.Status || a.Reason != b.Reason || a.Message != b.Message || a.ObservedGeneration != b.ObservedGeneration {
+			return false
+		}
+	}
+	return true
+}

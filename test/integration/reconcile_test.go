@@ -1,0 +1,242 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+const secretValue = "xoxb-t0ps3cr3t-value"
+
+// waitProvider waits until the Provider's conditions satisfy ok.
+func waitProvider(t *testing.T, ns, name, what string, ok func(*v1beta2.Provider) bool) *v1beta2.Provider {
+	t.Helper()
+	var last *v1beta2.Provider
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := client.NotificationV1beta2().Providers(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		last = p
+		return ok(p), nil
+	})
+	if err != nil {
+		t.Fatalf("Provider %s/%s never became %s: %v; status %+v", ns, name, what, err, last.Status)
+	}
+	return last
+}
+
+func condition(p *v1beta2.Provider, typ string) metav1.Condition {
+	if c := meta.FindStatusCondition(p.Status.Conditions, typ); c != nil {
+		return *c
+	}
+	return metav1.Condition{}
+}
+
+func isReady(p *v1beta2.Provider) bool {
+	c := condition(p, "Ready")
+	return c.Status == metav1.ConditionTrue && c.Reason == "Succeeded" && c.Message == "Initialized" &&
+		p.Status.ObservedGeneration == p.Generation && meta.FindStatusCondition(p.Status.Conditions, "Reconciling") == nil
+}
+
+func isRetrying(p *v1beta2.Provider) bool {
+	return condition(p, "Ready").Status == metav1.ConditionFalse &&
+		condition(p, "Reconciling").Status == metav1.ConditionTrue && condition(p, "Reconciling").Reason == "ProgressingWithRetry" &&
+		p.Status.ObservedGeneration == p.Generation
+}
+
+func isStalled(p *v1beta2.Provider) bool {
+	return condition(p, "Ready").Status == metav1.ConditionFalse && condition(p, "Ready").Reason == "InvalidURL" &&
+		condition(p, "Stalled").Status == metav1.ConditionTrue && condition(p, "Stalled").Reason == "InvalidURL" &&
+		meta.FindStatusCondition(p.Status.Conditions, "Reconciling") == nil
+}
+
+func createSecret(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	if _, err := server.Kube.CoreV1().Secrets(ns).Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventsOf(t *testing.T, ns, name string) []corev1.Event {
+	t.Helper()
+	list, err := server.Kube.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []corev1.Event
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestProviderFollowsItsSecret(t *testing.T) {
+	ns := "reconcile-secret"
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := waitProvider(t, ns, "slack-bot", "retrying on the missing Secret", isRetrying)
+	if msg := condition(p, "Ready").Message; !strings.Contains(msg, "Secret reconcile-secret/slack-bot-token not found") {
+		t.Errorf("Ready message %q does not say the Secret is missing", msg)
+	}
+
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	waitProvider(t, ns, "slack-bot", "Ready", isReady)
+
+	if err := server.Kube.CoreV1().Secrets(ns).Delete(t.Context(), "slack-bot-token", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitProvider(t, ns, "slack-bot", "retrying after the Secret was deleted", isRetrying)
+
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	waitProvider(t, ns, "slack-bot", "Ready again", isReady)
+
+	// Kubernetes Events record the transitions and each success.
+	var sawWarning, sawSuccess bool
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		for _, e := range eventsOf(t, ns, "slack-bot") {
+			if e.InvolvedObject.Kind != "Provider" || e.InvolvedObject.APIVersion != "notification.toolkit.fluxcd.io/v1beta2" {
+				t.Errorf("event about %+v", e.InvolvedObject)
+			}
+			if strings.Contains(e.Message, secretValue) {
+				t.Errorf("event %q shows the Secret's value", e.Message)
+			}
+			sawWarning = sawWarning || (e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "not found"))
+			sawSuccess = sawSuccess || (e.Type == corev1.EventTypeNormal && e.Reason == "Succeeded" && e.Message == "Reconciliation finished, next run in 10m")
+		}
+		return sawWarning && sawSuccess, nil
+	})
+	if err != nil {
+		t.Errorf("events: warning %v, success %v", sawWarning, sawSuccess)
+	}
+}
+
+func TestAnInvalidSecretAddressStallsTheProvider(t *testing.T) {
+	ns := "reconcile-stalled"
+	createSecret(t, ns, "hook", map[string]string{"address": "not a url " + secretValue})
+	p := newProvider(ns, "hook")
+	p.Spec.Type, p.Spec.Address, p.Spec.Channel = "generic", "", ""
+	p.Spec.SecretRef = &v1beta2.LocalObjectReference{Name: "hook"}
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitProvider(t, ns, "hook", "Stalled", isStalled)
+	for _, c := range got.Status.Conditions {
+		if strings.Contains(c.Message, secretValue) {
+			t.Errorf("condition %s shows the address: %q", c.Type, c.Message)
+		}
+	}
+}
+
+func TestSecretKeysAreChecked(t *testing.T) {
+	ns := "reconcile-keys"
+	for name, tc := range map[string]struct {
+		typ  string
+		data map[string]string
+		want string
+	}{
+		"bad-headers": {"generic", map[string]string{"headers": "- not\n- a map " + secretValue}, "headers key"},
+		"no-hmac-key": {"generic-hmac", map[string]string{"address": "https://hooks.example.com/"}, "needs the token key"},
+		"bad-ca":      {"generic", map[string]string{"ca.crt": "-----BEGIN CERTIFICATE-----\n" + secretValue}, "not valid PEM"},
+	} {
+		createSecret(t, ns, name, tc.data)
+		p := newProvider(ns, name)
+		p.Spec.Type, p.Spec.Address, p.Spec.Channel = tc.typ, "https://hooks.example.com/", ""
+		if name == "bad-ca" {
+			p.Spec.SecretRef = nil
+			p.Spec.CertSecretRef = &v1beta2.LocalObjectReference{Name: name}
+		} else {
+			p.Spec.SecretRef = &v1beta2.LocalObjectReference{Name: name}
+		}
+		if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := waitProvider(t, ns, name, "retrying", isRetrying)
+		if msg := condition(got, "Ready").Message; !strings.Contains(msg, tc.want) || strings.Contains(msg, secretValue) {
+			t.Errorf("%s: Ready message %q, want it to say %q without the value", name, msg, tc.want)
+		}
+	}
+}
+
+func TestReconcileRequestIsRecorded(t *testing.T) {
+	ns := "reconcile-request"
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitProvider(t, ns, "p", "Ready", isReady)
+	updateProvider(t, client.NotificationV1beta2().Providers(ns), "p", func(p *v1beta2.Provider) {
+		p.Annotations = map[string]string{"reconcile.fluxcd.io/requestedAt": "2026-11-26T12:00:00Z"}
+	})
+	waitProvider(t, ns, "p", "handling the request", func(p *v1beta2.Provider) bool {
+		return p.Status.LastHandledReconcileAt == "2026-11-26T12:00:00Z" && isReady(p)
+	})
+}
+
+func TestSuspendedProvidersKeepTheirConditions(t *testing.T) {
+	ns := "reconcile-suspend"
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitProvider(t, ns, "p", "Ready", isReady)
+	suspended := updateProvider(t, client.NotificationV1beta2().Providers(ns), "p", func(p *v1beta2.Provider) { p.Spec.Suspend = true })
+	// The spec change marks the generation Reconciling; suspended, it stays so.
+	time.Sleep(2 * time.Second)
+	got, err := client.NotificationV1beta2().Providers(ns).Get(t.Context(), "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.ObservedGeneration != suspended.Status.ObservedGeneration || condition(got, "Ready").Status != metav1.ConditionUnknown {
+		t.Errorf("a suspended Provider was reconciled: %+v", got.Status)
+	}
+}
+
+func TestAlertFollowsItsProvider(t *testing.T) {
+	ns := "reconcile-alert"
+	if _, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), newAlert(ns, "slack"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitAlert := func(what string, ok func(metav1.Condition) bool) {
+		t.Helper()
+		var last *v1beta2.Alert
+		err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			a, err := client.NotificationV1beta2().Alerts(ns).Get(ctx, "slack", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			last = a
+			c := meta.FindStatusCondition(a.Status.Conditions, "Ready")
+			return c != nil && ok(*c) && a.Status.ObservedGeneration == a.Generation, nil
+		})
+		if err != nil {
+			t.Fatalf("Alert never %s: %+v", what, last.Status)
+		}
+	}
+	waitAlert("said its Provider is missing", func(c metav1.Condition) bool {
+		return c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "Provider reconcile-alert/slack-bot not found")
+	})
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitAlert("said its Provider is not ready", func(c metav1.Condition) bool {
+		return c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "is not ready")
+	})
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	waitAlert("became Ready", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue && c.Reason == "Succeeded" })
+}
