@@ -24,6 +24,7 @@ import (
 var (
 	root       string // the repository
 	kubeconfig string // the admin kubeconfig of the control plane
+	localDir   string // the control plane's state: logs/, pki/, ...
 	restConfig *rest.Config
 	client     versioned.Interface
 )
@@ -38,7 +39,7 @@ func run(m *testing.M) int {
 		panic(err)
 	}
 	root = filepath.Clean(filepath.Join(wd, "..", ".."))
-	localDir := os.Getenv("E2E_LOCAL_DIR")
+	localDir = os.Getenv("E2E_LOCAL_DIR")
 	if localDir == "" {
 		if localDir, err = os.MkdirTemp("", "notification-e2e-"); err != nil {
 			panic(err)
@@ -91,8 +92,20 @@ func dumpLogs(localDir string) {
 	}
 }
 
-// kubectl runs /usr/bin/kubectl (or $KUBECTL) against the control plane.
+// kubectl runs /usr/bin/kubectl (or $KUBECTL) against the control plane
+// and returns its output; on an error, with its standard error.
 func kubectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, errOut, err := kubectlStreams(t, args...)
+	if err != nil {
+		return out + errOut, err
+	}
+	return out, nil
+}
+
+// kubectlStreams runs kubectl and returns its output and its standard error
+// (where kubectl prints the server's warnings).
+func kubectlStreams(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	bin := os.Getenv("KUBECTL")
 	if bin == "" {
@@ -102,11 +115,10 @@ func kubectl(t *testing.T, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if err != nil {
-		return out.String() + errOut.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, errOut.String())
+	if err := cmd.Run(); err != nil {
+		return out.String(), errOut.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, errOut.String())
 	}
-	return out.String(), nil
+	return out.String(), errOut.String(), nil
 }
 
 // mustKubectl is kubectl that fails the test on an error.

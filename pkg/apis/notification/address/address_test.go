@@ -76,6 +76,10 @@ func FuzzParseRepository(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ, addr string) {
 		r, err := ParseRepository(typ, addr)
 		if err != nil {
+			// Addresses can carry tokens: errors never repeat them.
+			if len(addr) >= 12 && strings.Contains(err.Error(), addr) {
+				t.Errorf("error %q repeats the address", err)
+			}
 			return
 		}
 		if r.Path == "" || r.APIBase == "" || !strings.HasPrefix(r.Host, "http") {
@@ -85,9 +89,6 @@ func FuzzParseRepository(f *testing.F) {
 			if seg == "" || seg == "." || seg == ".." {
 				t.Errorf("%s %q parsed to path %q", typ, addr, r.Path)
 			}
-		}
-		if err != nil && strings.Contains(err.Error(), addr) && addr != "" {
-			t.Errorf("error %q repeats the address", err)
 		}
 	})
 }

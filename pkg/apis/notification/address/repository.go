@@ -93,7 +93,7 @@ func segments(path string, kind string) ([]string, error) {
 	parts := strings.Split(path, "/")
 	for _, p := range parts {
 		if !segment.MatchString(p) || p == "." || p == ".." {
-			return nil, fmt.Errorf("%q is not a valid path segment of a %s", p, kind)
+			return nil, fmt.Errorf("its path holds a segment that is not valid in a %s name", kind)
 		}
 	}
 	return parts, nil
@@ -116,7 +116,7 @@ func ParseRepository(providerType, address string) (Repository, error) {
 			return Repository{}, err
 		}
 		if len(parts) != 2 {
-			return Repository{}, fmt.Errorf("it must name a repository as <host>/<owner>/<repository>, not %q", path)
+			return Repository{}, errors.New("it must name a repository as <host>/<owner>/<repository>")
 		}
 		r.Owner, r.Name = parts[0], parts[1]
 		switch {
@@ -137,7 +137,7 @@ func ParseRepository(providerType, address string) (Repository, error) {
 			return Repository{}, err
 		}
 		if len(parts) == 1 && strings.Trim(parts[0], "0123456789") != "" {
-			return Repository{}, fmt.Errorf("it must name a project as <host>/<group>[/<subgroup>...]/<project> or <host>/<numeric project ID>, not %q", path)
+			return Repository{}, errors.New("it must name a project as <host>/<group>[/<subgroup>...]/<project> or <host>/<numeric project ID>")
 		}
 		r.APIBase = host + "/api/v4"
 	case AzureDevOps:
@@ -146,7 +146,7 @@ func ParseRepository(providerType, address string) (Repository, error) {
 			return Repository{}, err
 		}
 		if len(parts) != 4 || parts[2] != "_git" {
-			return Repository{}, fmt.Errorf("it must name a repository as <host>/<organization>/<project>/_git/<repository>, not %q", path)
+			return Repository{}, errors.New("it must name a repository as <host>/<organization>/<project>/_git/<repository>")
 		}
 		r.Organization, r.Project, r.Name = parts[0], parts[1], parts[3]
 		r.APIBase = host + "/" + parts[0]
@@ -181,7 +181,7 @@ func parseBitbucketServer(address string) (Repository, error) {
 		return Repository{}, err
 	}
 	if len(parts) != 2 {
-		return Repository{}, fmt.Errorf("it must name a repository as <host>[/<context>]/scm/<project>/<repository>, not %q", path)
+		return Repository{}, errors.New("it must name a repository as <host>[/<context>]/scm/<project>/<repository>")
 	}
 	host := u.Scheme + "://" + u.Host
 	return Repository{
