@@ -3,6 +3,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,6 +62,8 @@ type ExtraConfig struct {
 	// the reconciler, and Events. Without them status is not reconciled.
 	KubeClient    kubernetes.Interface
 	KubeInformers kubeinformers.SharedInformerFactory
+	// LeaderElection picks the replica that runs the reconciler.
+	LeaderElection LeaderElection
 }
 
 type completedConfig struct {
@@ -141,8 +144,13 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer) err
 	}
 	return s.AddPostStartHook("notification-reconciler", func(ctx genericapiserver.PostStartHookContext) error {
 		go func() {
-			if err := controller.Run(ctx, 2); err != nil {
-				klog.ErrorS(err, "The reconciler stopped")
+			err := runAsLeader(ctx, x.KubeClient, x.LeaderElection, func(ctx context.Context) {
+				if err := controller.Run(ctx, 2); err != nil {
+					klog.ErrorS(err, "The reconciler stopped")
+				}
+			})
+			if err != nil {
+				klog.ErrorS(err, "The reconciler did not start")
 			}
 		}()
 		return nil

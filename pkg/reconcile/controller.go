@@ -35,7 +35,9 @@ type Controller struct {
 	synced    []cache.InformerSynced
 	recorder  record.EventRecorder
 	events    record.EventBroadcaster
-	kube      kubernetes.Interface
+	// startEvents starts sending Events once, on the first Run.
+	startEvents sync.Once
+	kube        kubernetes.Interface
 
 	providerQueue workqueue.TypedRateLimitingInterface[string]
 	alertQueue    workqueue.TypedRateLimitingInterface[string]
@@ -148,14 +150,14 @@ func (c *Controller) secretChanged(obj any) {
 }
 
 // Run reconciles with the given number of workers per kind until ctx ends.
+// It can run again after that (a replica that regains leadership): the
+// queues keep what was enqueued meanwhile.
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	logger := klog.FromContext(ctx)
-	c.events.StartStructuredLogging(3)
-	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
-	defer c.events.Shutdown()
-	defer c.providerQueue.ShutDown()
-	defer c.alertQueue.ShutDown()
-
+	c.startEvents.Do(func() {
+		c.events.StartStructuredLogging(3)
+		c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	})
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("reconciler: caches did not sync")
 	}
@@ -163,24 +165,42 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(2)
-		go func() { defer wg.Done(); c.runProviders(ctx) }()
-		go func() { defer wg.Done(); c.runAlerts(ctx) }()
+		go func() { defer wg.Done(); c.work(ctx, c.providerQueue, c.processProvider) }()
+		go func() { defer wg.Done(); c.work(ctx, c.alertQueue, c.processAlert) }()
 	}
 	<-ctx.Done()
-	c.providerQueue.ShutDown()
-	c.alertQueue.ShutDown()
+	// Wake the workers blocked on empty queues, without shutting them down.
+	for range workers {
+		c.providerQueue.Add(wakeUp)
+		c.alertQueue.Add(wakeUp)
+	}
 	wg.Wait()
+	logger.Info("Stopped reconciling Providers and Alerts")
 	return nil
 }
 
-func (c *Controller) runProviders(ctx context.Context) {
+// wakeUp is a key no object has: it unblocks a worker so that it sees its
+// context is done.
+const wakeUp = "/"
+
+func (c *Controller) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], process func(context.Context, string)) {
 	for {
-		key, quit := c.providerQueue.Get()
+		key, quit := q.Get()
 		if quit {
 			return
 		}
-		c.processProvider(ctx, key)
-		c.providerQueue.Done(key)
+		if key == wakeUp || ctx.Err() != nil {
+			q.Done(key)
+			if key != wakeUp {
+				q.Add(key) // not handled: keep it for the next run
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		process(ctx, key)
+		q.Done(key)
 	}
 }
 
@@ -205,24 +225,17 @@ func (c *Controller) processProvider(ctx context.Context, key string) {
 	}
 }
 
-func (c *Controller) runAlerts(ctx context.Context) {
-	for {
-		key, quit := c.alertQueue.Get()
-		if quit {
-			return
-		}
-		namespace, name, err := cache.SplitMetaNamespaceKey(key)
-		if err == nil {
-			err = c.reconcileAlert(ctx, namespace, name)
-		}
-		if err != nil {
-			klog.FromContext(ctx).Error(err, "Reconciling an Alert", "alert", key)
-			c.alertQueue.AddRateLimited(key)
-		} else {
-			c.alertQueue.Forget(key)
-		}
-		c.alertQueue.Done(key)
+func (c *Controller) processAlert(ctx context.Context, key string) {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err == nil {
+		err = c.reconcileAlert(ctx, namespace, name)
 	}
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Reconciling an Alert", "alert", key)
+		c.alertQueue.AddRateLimited(key)
+		return
+	}
+	c.alertQueue.Forget(key)
 }
 
 // equalStatus compares two statuses, conditions without their transition times.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -44,6 +45,8 @@ type Options struct {
 	AlternateDNS []string
 	// AddressPolicy is the operator's rule on where Providers may send.
 	AddressPolicy address.Policy
+	// LeaderElection picks the replica that runs the reconciler.
+	LeaderElection apiserver.LeaderElection
 
 	etcd *embeddedEtcd
 }
@@ -56,6 +59,11 @@ func NewOptions() *Options {
 			apiserver.Codecs.LegacyCodec(v1beta2.SchemeGroupVersion),
 		),
 		EmbeddedEtcdDir: "notification-apiserver.etcd",
+		LeaderElection: apiserver.LeaderElection{
+			Enabled:   true,
+			Namespace: defaultNamespace(),
+			Name:      "notification-apiserver",
+		},
 	}
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1beta2.SchemeGroupVersion, schema.GroupKind{Group: v1beta2.GroupName})
@@ -89,6 +97,13 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	if ro.Admission != nil {
 		ro.Admission.AddFlags(fss.FlagSet("admission"))
 	}
+	lfs := fss.FlagSet("leader election")
+	lfs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled,
+		"Run the reconciler only in the replica that holds a coordination.k8s.io Lease, so that replicas sharing "+
+			"--etcd-servers never act twice. Needs a Kubernetes API (--kubeconfig or in-cluster).")
+	lfs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace,
+		"Namespace of the Lease (default: $POD_NAMESPACE, else notification-system).")
+	lfs.StringVar(&o.LeaderElection.Name, "leader-elect-lease-name", o.LeaderElection.Name, "Name of the Lease.")
 	afs := fss.FlagSet("address policy")
 	afs.BoolVar(&o.AddressPolicy.DenyInternal, "address-policy-deny-internal", false,
 		"Refuse Providers whose address or proxy is, or resolves to, a loopback, link-local (such as 169.254.169.254), "+
@@ -176,7 +191,11 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			return nil, err
 		}
 	}
-	extra := apiserver.ExtraConfig{NotificationInformers: notificationInformers, KubeInformers: cfg.SharedInformerFactory}
+	extra := apiserver.ExtraConfig{
+		NotificationInformers: notificationInformers,
+		KubeInformers:         cfg.SharedInformerFactory,
+		LeaderElection:        o.LeaderElection,
+	}
 	if cfg.ClientConfig != nil {
 		if extra.KubeClient, err = kubernetes.NewForConfig(cfg.ClientConfig); err != nil {
 			return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
@@ -227,4 +246,13 @@ func NewCommand(ctx context.Context) *cobra.Command {
 	}
 	cliflag.SetUsageAndHelpFunc(cmd, fss, 100)
 	return cmd
+}
+
+// defaultNamespace is the namespace the server runs in: $POD_NAMESPACE
+// (from the downward API), else notification-system.
+func defaultNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "notification-system"
 }

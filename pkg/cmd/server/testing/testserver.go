@@ -98,6 +98,7 @@ func Start(t T, mutate func(*server.Options)) *TestServer {
 	cfg.GenericConfig.SharedInformerFactory = kubeInformers
 	cfg.ExtraConfig.KubeClient = kube
 	cfg.ExtraConfig.KubeInformers = kubeInformers
+	cfg.ExtraConfig.LeaderElection.Namespace = "default"
 
 	s, err := cfg.Complete().New()
 	if err != nil {
