@@ -22,6 +22,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/reconcile"
+	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	alertstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/alert"
 	providerstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
 )
@@ -64,6 +65,8 @@ type ExtraConfig struct {
 	KubeInformers kubeinformers.SharedInformerFactory
 	// LeaderElection picks the replica that runs the reconciler.
 	LeaderElection LeaderElection
+	// Events are the retention and dedup window of Events.
+	Events eventstorage.Options
 }
 
 type completedConfig struct {
@@ -104,6 +107,10 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	events, eventStatus, err := eventstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Events)
+	if err != nil {
+		return nil, err
+	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(notification.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = map[string]rest.Storage{
@@ -111,6 +118,8 @@ func (c completedConfig) New() (*Server, error) {
 		"providers/status": providerStatus,
 		"alerts":           alerts,
 		"alerts/status":    alertStatus,
+		"events":           events,
+		"events/status":    eventStatus,
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)

@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
@@ -39,9 +40,16 @@ func TestAlertLifecycle(t *testing.T) {
 		t.Errorf("eventSources read back as %+v", created.Spec.EventSources)
 	}
 
-	changed := created.DeepCopy()
-	changed.Spec.EventSeverity = "error"
-	updated, err := alerts.Update(t.Context(), changed, metav1.UpdateOptions{})
+	var updated *v1beta2.Alert
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := alerts.Get(t.Context(), "slack", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Spec.EventSeverity = "error"
+		updated, err = alerts.Update(t.Context(), current, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}

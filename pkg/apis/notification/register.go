@@ -34,6 +34,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ProviderList{},
 		&Alert{},
 		&AlertList{},
+		&Event{},
+		&EventList{},
 	)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,6 +28,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apiserver"
+	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/notification-apiserver/notification-apiserver/pkg/generated/openapi"
@@ -47,6 +49,8 @@ type Options struct {
 	AddressPolicy address.Policy
 	// LeaderElection picks the replica that runs the reconciler.
 	LeaderElection apiserver.LeaderElection
+	// Events are the retention and dedup window of Events.
+	Events eventstorage.Options
 
 	etcd *embeddedEtcd
 }
@@ -59,6 +63,7 @@ func NewOptions() *Options {
 			apiserver.Codecs.LegacyCodec(v1beta2.SchemeGroupVersion),
 		),
 		EmbeddedEtcdDir: "notification-apiserver.etcd",
+		Events: eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute},
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
 			Namespace: defaultNamespace(),
@@ -97,6 +102,13 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	if ro.Admission != nil {
 		ro.Admission.AddFlags(fss.FlagSet("admission"))
 	}
+	efs := fss.FlagSet("events")
+	efs.DurationVar(&o.Events.Retention, "event-retention", o.Events.Retention,
+		"How long an Event is kept (then etcd expires it). Failed deliveries are retried until then, so make it "+
+			"long enough to ride out a receiver's outage. At least --event-dedup-window.")
+	efs.DurationVar(&o.Events.DedupWindow, "event-dedup-window", o.Events.DedupWindow,
+		"How long the same event (same object, message, revision and token) is refused as a duplicate, "+
+			"like Flux's --rate-limit-interval. After it, the same event is delivered again.")
 	lfs := fss.FlagSet("leader election")
 	lfs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled,
 		"Run the reconciler only in the replica that holds a coordination.k8s.io Lease, so that replicas sharing "+
@@ -139,7 +151,13 @@ func (o *Options) Complete() error {
 
 // Validate checks the options.
 func (o *Options) Validate() error {
-	return utilerrors.NewAggregate(o.RecommendedOptions.Validate())
+	errs := o.RecommendedOptions.Validate()
+	if o.Events.Retention <= 0 || o.Events.DedupWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--event-retention and --event-dedup-window must be positive"))
+	} else if o.Events.DedupWindow > o.Events.Retention {
+		errs = append(errs, fmt.Errorf("--event-dedup-window (%s) must not exceed --event-retention (%s)", o.Events.DedupWindow, o.Events.Retention))
+	}
+	return utilerrors.NewAggregate(errs)
 }
 
 // Close stops what Complete started.
@@ -195,6 +213,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		NotificationInformers: notificationInformers,
 		KubeInformers:         cfg.SharedInformerFactory,
 		LeaderElection:        o.LeaderElection,
+		Events:                o.Events,
 	}
 	if cfg.ClientConfig != nil {
 		if extra.KubeClient, err = kubernetes.NewForConfig(cfg.ClientConfig); err != nil {

@@ -40,8 +40,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &notificationv1beta2.AlertStatusApplyConfiguration{}
 	case v1beta2.SchemeGroupVersion.WithKind("CrossNamespaceObjectReference"):
 		return &notificationv1beta2.CrossNamespaceObjectReferenceApplyConfiguration{}
+	case v1beta2.SchemeGroupVersion.WithKind("Delivery"):
+		return &notificationv1beta2.DeliveryApplyConfiguration{}
+	case v1beta2.SchemeGroupVersion.WithKind("Event"):
+		return &notificationv1beta2.EventApplyConfiguration{}
+	case v1beta2.SchemeGroupVersion.WithKind("EventStatus"):
+		return &notificationv1beta2.EventStatusApplyConfiguration{}
 	case v1beta2.SchemeGroupVersion.WithKind("LocalObjectReference"):
 		return &notificationv1beta2.LocalObjectReferenceApplyConfiguration{}
+	case v1beta2.SchemeGroupVersion.WithKind("ObjectReference"):
+		return &notificationv1beta2.ObjectReferenceApplyConfiguration{}
 	case v1beta2.SchemeGroupVersion.WithKind("Provider"):
 		return &notificationv1beta2.ProviderApplyConfiguration{}
 	case v1beta2.SchemeGroupVersion.WithKind("ProviderSpec"):

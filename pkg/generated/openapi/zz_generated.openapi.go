@@ -38,7 +38,12 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1beta2.AlertSpec{}.OpenAPIModelName():                     schema_pkg_apis_notification_v1beta2_AlertSpec(ref),
 		v1beta2.AlertStatus{}.OpenAPIModelName():                   schema_pkg_apis_notification_v1beta2_AlertStatus(ref),
 		v1beta2.CrossNamespaceObjectReference{}.OpenAPIModelName(): schema_pkg_apis_notification_v1beta2_CrossNamespaceObjectReference(ref),
+		v1beta2.Delivery{}.OpenAPIModelName():                      schema_pkg_apis_notification_v1beta2_Delivery(ref),
+		v1beta2.Event{}.OpenAPIModelName():                         schema_pkg_apis_notification_v1beta2_Event(ref),
+		v1beta2.EventList{}.OpenAPIModelName():                     schema_pkg_apis_notification_v1beta2_EventList(ref),
+		v1beta2.EventStatus{}.OpenAPIModelName():                   schema_pkg_apis_notification_v1beta2_EventStatus(ref),
 		v1beta2.LocalObjectReference{}.OpenAPIModelName():          schema_pkg_apis_notification_v1beta2_LocalObjectReference(ref),
+		v1beta2.ObjectReference{}.OpenAPIModelName():               schema_pkg_apis_notification_v1beta2_ObjectReference(ref),
 		v1beta2.Provider{}.OpenAPIModelName():                      schema_pkg_apis_notification_v1beta2_Provider(ref),
 		v1beta2.ProviderList{}.OpenAPIModelName():                  schema_pkg_apis_notification_v1beta2_ProviderList(ref),
 		v1beta2.ProviderSpec{}.OpenAPIModelName():                  schema_pkg_apis_notification_v1beta2_ProviderSpec(ref),
@@ -425,6 +430,264 @@ func schema_pkg_apis_notification_v1beta2_CrossNamespaceObjectReference(ref comm
 	}
 }
 
+func schema_pkg_apis_notification_v1beta2_Delivery(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Delivery is the outcome of sending an Event to one Provider for one Alert.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"alert": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Alert that matched the event.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider the event is sent to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Description: "State of the delivery: Pending, Delivered, Failed or Skipped.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"attempts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Attempts made so far.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"lastAttemptTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastAttemptTime is when the last attempt was made.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says why the delivery failed or was skipped. It never holds a secret.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"alert", "provider", "state"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_notification_v1beta2_Event(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Event is a Flux event: what a Flux controller reports about one of its objects. It is kept for the event retention, delivered to the Provider of every Alert it matches, and its status records each delivery. When metadata.name is empty, the name is derived from what makes two events the same (as Flux's deduplication keys them), so a repeat within the dedup window is refused as AlreadyExists.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"involvedObject": {
+						SchemaProps: spec.SchemaProps{
+							Description: "InvolvedObject is the Flux object the event is about.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1beta2.ObjectReference{}.OpenAPIModelName()),
+						},
+					},
+					"severity": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Severity of the event: info or error.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"timestamp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timestamp of the event.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message of the event.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason of the event in CamelCase, such as ReconciliationSucceeded.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"eventMetadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "EventMetadata is Flux's event metadata (`metadata` in Flux's JSON): keys prefixed with event.toolkit.fluxcd.io/ or with the involved object's API group; other keys are dropped when the Event is created.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"reportingController": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ReportingController is the controller that reported the event, such as kustomize-controller.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"reportingInstance": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ReportingInstance is the instance (pod) of the reporting controller.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status records the deliveries of the event. It is written by the server only.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1beta2.EventStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"involvedObject", "severity", "timestamp", "message", "reason", "reportingController"},
+			},
+		},
+		Dependencies: []string{
+			v1beta2.EventStatus{}.OpenAPIModelName(), v1beta2.ObjectReference{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_notification_v1beta2_EventList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EventList is a list of Events.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the Events.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1beta2.Event{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1beta2.Event{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_notification_v1beta2_EventStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EventStatus records the deliveries of an Event.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"deliveries": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"alert",
+									"provider",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Deliveries has one entry per Alert and Provider the event matched.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1beta2.Delivery{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1beta2.Delivery{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_notification_v1beta2_LocalObjectReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -442,6 +705,72 @@ func schema_pkg_apis_notification_v1beta2_LocalObjectReference(ref common.Refere
 					},
 				},
 				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_notification_v1beta2_ObjectReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ObjectReference is the Flux object an Event is about.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind of the object, such as Kustomization.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace of the object. It must be the Event's namespace.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the object.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID of the object.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion of the object, such as kustomize.toolkit.fluxcd.io/v1. Its group selects which metadata keys the Event keeps.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"resourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ResourceVersion of the object.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"fieldPath": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FieldPath within the object.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"kind", "namespace", "name"},
 			},
 		},
 	}

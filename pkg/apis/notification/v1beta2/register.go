@@ -1,6 +1,8 @@
 package v1beta2
 
 import (
+	"fmt"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -22,7 +24,7 @@ var (
 )
 
 func init() {
-	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs)
+	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs, addFieldLabelConversions)
 }
 
 func addKnownTypes(scheme *runtime.Scheme) error {
@@ -31,6 +33,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ProviderList{},
 		&Alert{},
 		&AlertList{},
+		&Event{},
+		&EventList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
@@ -39,4 +43,16 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 // Resource takes an unqualified resource and returns a group-qualified GroupResource.
 func Resource(resource string) schema.GroupResource {
 	return SchemeGroupVersion.WithResource(resource).GroupResource()
+}
+
+// addFieldLabelConversions lets clients select Events by the fields the
+// storage indexes (kubectl get events.notification --field-selector ...).
+func addFieldLabelConversions(scheme *runtime.Scheme) error {
+	return scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("Event"), func(label, value string) (string, string, error) {
+		switch label {
+		case "metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "severity", "reason":
+			return label, value, nil
+		}
+		return "", "", fmt.Errorf("field label not supported for Events: %s", label)
+	})
 }

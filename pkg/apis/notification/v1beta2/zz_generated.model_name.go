@@ -47,8 +47,33 @@ func (in CrossNamespaceObjectReference) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Delivery) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.Delivery"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Event) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.Event"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EventList) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EventStatus) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in LocalObjectReference) OpenAPIModelName() string {
 	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.LocalObjectReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ObjectReference) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.ObjectReference"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -30,6 +30,8 @@ type TestServer struct {
 	ClientConfig *rest.Config
 	// EtcdDir is the embedded etcd's data directory.
 	EtcdDir string
+	// EtcdURL is where the embedded etcd serves clients.
+	EtcdURL string
 	// Kube is the fake Kubernetes API the server reads Secrets from.
 	Kube *kubefake.Clientset
 }
@@ -122,7 +124,12 @@ func Start(t T, mutate func(*server.Options)) *TestServer {
 	if err := waitReady(clientConfig, done); err != nil {
 		t.Fatalf("%v", err)
 	}
-	return &TestServer{ClientConfig: clientConfig, EtcdDir: o.EmbeddedEtcdDir, Kube: kube}
+	return &TestServer{
+		ClientConfig: clientConfig,
+		EtcdDir:      o.EmbeddedEtcdDir,
+		EtcdURL:      o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList[0],
+		Kube:         kube,
+	}
 }
 
 func waitReady(cfg *rest.Config, done <-chan error) error {

@@ -138,6 +138,90 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: namespace
       type:
         scalar: string
+- name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.Delivery
+  map:
+    fields:
+    - name: alert
+      type:
+        scalar: string
+      default: ""
+    - name: attempts
+      type:
+        scalar: numeric
+    - name: lastAttemptTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: message
+      type:
+        scalar: string
+    - name: provider
+      type:
+        scalar: string
+      default: ""
+    - name: state
+      type:
+        scalar: string
+      default: ""
+- name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.Event
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: eventMetadata
+      type:
+        map:
+          elementType:
+            scalar: string
+    - name: involvedObject
+      type:
+        namedType: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.ObjectReference
+      default: {}
+    - name: kind
+      type:
+        scalar: string
+    - name: message
+      type:
+        scalar: string
+      default: ""
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: reason
+      type:
+        scalar: string
+      default: ""
+    - name: reportingController
+      type:
+        scalar: string
+      default: ""
+    - name: reportingInstance
+      type:
+        scalar: string
+    - name: severity
+      type:
+        scalar: string
+      default: ""
+    - name: status
+      type:
+        namedType: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventStatus
+      default: {}
+    - name: timestamp
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventStatus
+  map:
+    fields:
+    - name: deliveries
+      type:
+        list:
+          elementType:
+            namedType: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.Delivery
+          elementRelationship: associative
+          keys:
+          - alert
+          - provider
 - name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.LocalObjectReference
   map:
     fields:
@@ -145,6 +229,33 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: ""
+- name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.ObjectReference
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: fieldPath
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+      default: ""
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: namespace
+      type:
+        scalar: string
+      default: ""
+    - name: resourceVersion
+      type:
+        scalar: string
+    - name: uid
+      type:
+        scalar: string
 - name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.Provider
   map:
     fields:

@@ -55,6 +55,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=notification.toolkit.fluxcd.io, Version=v1beta2
 	case v1beta2.SchemeGroupVersion.WithResource("alerts"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Notification().V1beta2().Alerts().Informer()}, nil
+	case v1beta2.SchemeGroupVersion.WithResource("events"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Notification().V1beta2().Events().Informer()}, nil
 	case v1beta2.SchemeGroupVersion.WithResource("providers"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Notification().V1beta2().Providers().Informer()}, nil
 

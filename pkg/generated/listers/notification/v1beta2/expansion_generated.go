@@ -26,6 +26,14 @@ type AlertListerExpansion interface{}
 // AlertNamespaceLister.
 type AlertNamespaceListerExpansion interface{}
 
+// EventListerExpansion allows custom methods to be added to
+// EventLister.
+type EventListerExpansion interface{}
+
+// EventNamespaceListerExpansion allows custom methods to be added to
+// EventNamespaceLister.
+type EventNamespaceListerExpansion interface{}
+
 // ProviderListerExpansion allows custom methods to be added to
 // ProviderLister.
 type ProviderListerExpansion interface{}

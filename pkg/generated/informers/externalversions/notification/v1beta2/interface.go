@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// Alerts returns a AlertInformer.
 	Alerts() TypedAlertInformer
+	// Events returns a EventInformer.
+	Events() TypedEventInformer
 	// Providers returns a ProviderInformer.
 	Providers() TypedProviderInformer
 }
@@ -44,6 +46,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Alerts returns a TypedAlertInformer.
 func (v *version) Alerts() TypedAlertInformer {
 	return &alertInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// Events returns a TypedEventInformer.
+func (v *version) Events() TypedEventInformer {
+	return &eventInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Providers returns a TypedProviderInformer.

@@ -20,4 +20,6 @@ package v1beta2
 
 type AlertExpansion interface{}
 
+type EventExpansion interface{}
+
 type ProviderExpansion interface{}

@@ -29,6 +29,7 @@ import (
 type NotificationV1beta2Interface interface {
 	RESTClient() rest.Interface
 	AlertsGetter
+	EventsGetter
 	ProvidersGetter
 }
 
@@ -39,6 +40,10 @@ type NotificationV1beta2Client struct {
 
 func (c *NotificationV1beta2Client) Alerts(namespace string) AlertInterface {
 	return newAlerts(c, namespace)
+}
+
+func (c *NotificationV1beta2Client) Events(namespace string) EventInterface {
+	return newEvents(c, namespace)
 }
 
 func (c *NotificationV1beta2Client) Providers(namespace string) ProviderInterface {

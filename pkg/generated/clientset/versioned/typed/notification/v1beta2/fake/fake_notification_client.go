@@ -32,6 +32,10 @@ func (c *FakeNotificationV1beta2) Alerts(namespace string) v1beta2.AlertInterfac
 	return newFakeAlerts(c, namespace)
 }
 
+func (c *FakeNotificationV1beta2) Events(namespace string) v1beta2.EventInterface {
+	return newFakeEvents(c, namespace)
+}
+
 func (c *FakeNotificationV1beta2) Providers(namespace string) v1beta2.ProviderInterface {
 	return newFakeProviders(c, namespace)
 }

@@ -1,0 +1,75 @@
+package notification
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Event severities.
+const (
+	SeverityInfo  = "info"
+	SeverityError = "error"
+)
+
+// Delivery states.
+const (
+	DeliveryPending   = "Pending"
+	DeliveryDelivered = "Delivered"
+	DeliveryFailed    = "Failed"
+	DeliverySkipped   = "Skipped"
+)
+
+// ObjectReference is the Flux object an Event is about.
+type ObjectReference struct {
+	Kind            string
+	Namespace       string
+	Name            string
+	UID             string
+	APIVersion      string
+	ResourceVersion string
+	FieldPath       string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Event is a Flux event, stored for a while and delivered to the Providers
+// of the Alerts it matches.
+type Event struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	InvolvedObject      ObjectReference
+	Severity            string
+	Timestamp           metav1.Time
+	Message             string
+	Reason              string
+	EventMetadata       map[string]string
+	ReportingController string
+	ReportingInstance   string
+
+	Status EventStatus
+}
+
+// EventStatus records the deliveries of an Event.
+type EventStatus struct {
+	Deliveries []Delivery
+}
+
+// Delivery is the outcome of sending an Event to one Provider for one Alert.
+type Delivery struct {
+	Alert           string
+	Provider        string
+	State           string
+	Attempts        int32
+	LastAttemptTime *metav1.Time
+	Message         string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EventList is a list of Events.
+type EventList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []Event
+}

@@ -1,0 +1,126 @@
+package v1beta2
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ObjectReference is the Flux object an Event is about.
+type ObjectReference struct {
+	// Kind of the object, such as Kustomization.
+	// +required
+	Kind string `json:"kind"`
+	// Namespace of the object. It must be the Event's namespace.
+	// +required
+	Namespace string `json:"namespace"`
+	// Name of the object.
+	// +required
+	Name string `json:"name"`
+	// UID of the object.
+	// +optional
+	UID string `json:"uid,omitempty"`
+	// APIVersion of the object, such as kustomize.toolkit.fluxcd.io/v1. Its
+	// group selects which metadata keys the Event keeps.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// ResourceVersion of the object.
+	// +optional
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// FieldPath within the object.
+	// +optional
+	FieldPath string `json:"fieldPath,omitempty"`
+}
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Event is a Flux event: what a Flux controller reports about one of its
+// objects. It is kept for the event retention, delivered to the Provider
+// of every Alert it matches, and its status records each delivery. When
+// metadata.name is empty, the name is derived from what makes two events
+// the same (as Flux's deduplication keys them), so a repeat within the
+// dedup window is refused as AlreadyExists.
+type Event struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// InvolvedObject is the Flux object the event is about.
+	// +required
+	InvolvedObject ObjectReference `json:"involvedObject"`
+	// Severity of the event: info or error.
+	// +required
+	Severity string `json:"severity"`
+	// Timestamp of the event.
+	// +required
+	Timestamp metav1.Time `json:"timestamp"`
+	// Message of the event.
+	// +required
+	Message string `json:"message"`
+	// Reason of the event in CamelCase, such as ReconciliationSucceeded.
+	// +required
+	Reason string `json:"reason"`
+	// EventMetadata is Flux's event metadata (`metadata` in Flux's JSON):
+	// keys prefixed with event.toolkit.fluxcd.io/ or with the involved
+	// object's API group; other keys are dropped when the Event is created.
+	// +optional
+	EventMetadata map[string]string `json:"eventMetadata,omitempty"`
+	// ReportingController is the controller that reported the event, such
+	// as kustomize-controller.
+	// +required
+	ReportingController string `json:"reportingController"`
+	// ReportingInstance is the instance (pod) of the reporting controller.
+	// +optional
+	ReportingInstance string `json:"reportingInstance,omitempty"`
+
+	// Status records the deliveries of the event. It is written by the
+	// server only.
+	// +optional
+	Status EventStatus `json:"status,omitempty"`
+}
+
+// EventStatus records the deliveries of an Event.
+type EventStatus struct {
+	// Deliveries has one entry per Alert and Provider the event matched.
+	// +optional
+	// +listType=map
+	// +listMapKey=alert
+	// +listMapKey=provider
+	Deliveries []Delivery `json:"deliveries,omitempty"`
+}
+
+// Delivery is the outcome of sending an Event to one Provider for one Alert.
+type Delivery struct {
+	// Alert that matched the event.
+	// +required
+	Alert string `json:"alert"`
+	// Provider the event is sent to.
+	// +required
+	Provider string `json:"provider"`
+	// State of the delivery: Pending, Delivered, Failed or Skipped.
+	// +required
+	State string `json:"state"`
+	// Attempts made so far.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// LastAttemptTime is when the last attempt was made.
+	// +optional
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
+	// Message says why the delivery failed or was skipped. It never holds
+	// a secret.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EventList is a list of Events.
+type EventList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// Items are the Events.
+	Items []Event `json:"items"`
+}

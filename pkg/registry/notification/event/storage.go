@@ -1,0 +1,148 @@
+package event
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+)
+
+// Options are the time settings of Events.
+type Options struct {
+	// Retention is how long an Event is kept (an etcd lease), long enough
+	// for deliveries to be retried through an outage.
+	Retention time.Duration
+	// DedupWindow is how long the same event is refused as a duplicate
+	// (Flux's --rate-limit-interval). It must not exceed Retention.
+	DedupWindow time.Duration
+	// Clock tells the time; the real clock when nil.
+	Clock clock.PassiveClock
+}
+
+// REST is the etcd storage of the events resource.
+type REST struct {
+	*genericregistry.Store
+	opts Options
+}
+
+// StatusREST is the storage of events/status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+var (
+	_ rest.CategoriesProvider = &REST{}
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.Patcher            = &StatusREST{}
+)
+
+// NewREST returns the storage of events and events/status.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts Options) (*REST, *StatusREST, error) {
+	if opts.Retention <= 0 || opts.DedupWindow <= 0 || opts.DedupWindow > opts.Retention {
+		return nil, nil, fmt.Errorf("event retention (%s) and dedup window (%s) must be positive, the window no longer than the retention", opts.Retention, opts.DedupWindow)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	s := NewStrategy(scheme)
+	retention := uint64(opts.Retention.Seconds())
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &notification.Event{} },
+		NewListFunc:               func() runtime.Object { return &notification.EventList{} },
+		PredicateFunc:             Match,
+		DefaultQualifiedResource:  notification.Resource("events"),
+		SingularQualifiedResource: notification.Resource("event"),
+		CreateStrategy:            s,
+		UpdateStrategy:            s,
+		DeleteStrategy:            s,
+		ResetFieldsStrategy:       s,
+		TableConvertor:            tableConvertor{},
+		// An Event lives for the retention from its creation; updates keep
+		// what is left of it.
+		TTLFunc: func(_ runtime.Object, existing uint64, update bool) (uint64, error) {
+			if update {
+				return existing, nil
+			}
+			return retention, nil
+		},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return nil, nil, fmt.Errorf("completing event storage: %w", err)
+	}
+	statusStore := *store
+	ss := NewStatusStrategy(scheme)
+	statusStore.CreateStrategy = nil
+	statusStore.DeleteStrategy = nil
+	statusStore.UpdateStrategy = ss
+	statusStore.ResetFieldsStrategy = ss
+	return &REST{Store: store, opts: opts}, &StatusREST{store: &statusStore}, nil
+}
+
+// Create stores an Event. One without a name is named after its dedup key
+// and the dedup window it falls in, so that the same event again within
+// the window is refused as AlreadyExists: by etcd itself within the same
+// window, and here when the earlier one is in the window before.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	e, ok := obj.(*notification.Event)
+	if !ok {
+		return nil, fmt.Errorf("not an Event: %T", obj)
+	}
+	if e.Name == "" && e.GenerateName == "" {
+		CleanMetadata(e)
+		key := DedupKey(e)
+		now := r.opts.Clock.Now()
+		window := now.UnixNano() / int64(r.opts.DedupWindow)
+		e.Name = dedupName(key, window)
+		previous := dedupName(key, window-1)
+		if earlier, err := r.Store.Get(ctx, previous, &metav1.GetOptions{}); err == nil {
+			if now.Sub(earlier.(*notification.Event).CreationTimestamp.Time) < r.opts.DedupWindow {
+				return nil, apierrors.NewAlreadyExists(notification.Resource("events"), previous)
+			}
+		}
+	}
+	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// Categories puts events in `kubectl get flux`, not in `all`.
+func (*REST) Categories() []string {
+	return []string{"flux", "fluxcd", "fluxcd-notifications"}
+}
+
+// ShortNames tells kubectl that `fev` means these events, not core ones.
+func (*REST) ShortNames() []string { return []string{"fev"} }
+
+// New returns an empty Event.
+func (r *StatusREST) New() runtime.Object { return &notification.Event{} }
+
+// Destroy does nothing: the store is the main resource's.
+func (r *StatusREST) Destroy() {}
+
+// Get returns an Event; patching the status needs it.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes an Event's deliveries. A subresource never creates.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields implements rest.ResetFieldsStrategy.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable prints an Event read through /status like the main resource.
+func (r *StatusREST) ConvertToTable(ctx context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, obj, opts)
+}

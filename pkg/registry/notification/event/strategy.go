@@ -1,0 +1,140 @@
+// Package event stores Events: Flux events kept for a retention period,
+// deduplicated by name, and the record of their deliveries.
+package event
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/validation"
+)
+
+// strategy creates Events; the body is immutable once stored.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+// NewStrategy returns the strategy of the events resource.
+func NewStrategy(typer runtime.ObjectTyper) strategy {
+	return strategy{typer, names.SimpleNameGenerator}
+}
+
+func (strategy) NamespaceScoped() bool { return true }
+
+// GetResetFields: status is not the main resource's to set.
+func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"notification.toolkit.fluxcd.io/v1beta2": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
+}
+
+func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	e := obj.(*notification.Event)
+	e.Status = notification.EventStatus{}
+	e.Generation = 1
+	CleanMetadata(e)
+}
+
+// PrepareForUpdate keeps the event as it was: only labels, annotations and
+// finalizers of the metadata may change through the main resource.
+func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	e, oldE := obj.(*notification.Event), old.(*notification.Event)
+	meta := e.ObjectMeta
+	*e = *oldE.DeepCopy()
+	e.ObjectMeta = meta
+	e.Generation = oldE.Generation
+}
+
+func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateEvent(obj.(*notification.Event))
+}
+
+func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+
+func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+func (strategy) Canonicalize(runtime.Object) {}
+
+func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateEventUpdate(obj.(*notification.Event), old.(*notification.Event))
+}
+
+func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// statusStrategy writes the deliveries of an Event, and nothing else.
+type statusStrategy struct {
+	strategy
+}
+
+// NewStatusStrategy returns the strategy of the events/status subresource.
+func NewStatusStrategy(typer runtime.ObjectTyper) statusStrategy {
+	return statusStrategy{NewStrategy(typer)}
+}
+
+// GetResetFields: only status is the subresource's to set.
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"notification.toolkit.fluxcd.io/v1beta2": fieldpath.NewSet(
+			fieldpath.MakePathOrDie("involvedObject"), fieldpath.MakePathOrDie("severity"),
+			fieldpath.MakePathOrDie("timestamp"), fieldpath.MakePathOrDie("message"),
+			fieldpath.MakePathOrDie("reason"), fieldpath.MakePathOrDie("eventMetadata"),
+			fieldpath.MakePathOrDie("reportingController"), fieldpath.MakePathOrDie("reportingInstance"),
+		),
+	}
+}
+
+func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	e, oldE := obj.(*notification.Event), old.(*notification.Event)
+	status := e.Status
+	meta := e.ObjectMeta
+	*e = *oldE.DeepCopy()
+	e.Status = status
+	e.ObjectMeta = meta
+	metav1.ResetObjectMetaForStatus(&e.ObjectMeta, &oldE.ObjectMeta)
+}
+
+func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateEventStatusUpdate(obj.(*notification.Event), old.(*notification.Event))
+}
+
+func (statusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// GetAttrs returns the labels and fields an Event can be selected by:
+// metadata.name, metadata.namespace, involvedObject.kind,
+// involvedObject.name, severity and reason.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	e, ok := obj.(*notification.Event)
+	if !ok {
+		return nil, nil, fmt.Errorf("not an Event: %T", obj)
+	}
+	fs := generic.AddObjectMetaFieldsSet(fields.Set{
+		"involvedObject.kind": e.InvolvedObject.Kind,
+		"involvedObject.name": e.InvolvedObject.Name,
+		"severity":            e.Severity,
+		"reason":              e.Reason,
+	}, &e.ObjectMeta, true)
+	return e.Labels, fs, nil
+}
+
+// Match selects Events by label and field.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}
