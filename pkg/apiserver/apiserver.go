@@ -22,8 +22,8 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/reconcile"
-	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	alertstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/alert"
+	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	providerstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
 )
 

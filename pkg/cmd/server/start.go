@@ -28,10 +28,10 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apiserver"
-	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/notification-apiserver/notification-apiserver/pkg/generated/openapi"
+	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 )
 
 const etcdPathPrefix = "/registry/notification.toolkit.fluxcd.io"
@@ -63,7 +63,7 @@ func NewOptions() *Options {
 			apiserver.Codecs.LegacyCodec(v1beta2.SchemeGroupVersion),
 		),
 		EmbeddedEtcdDir: "notification-apiserver.etcd",
-		Events: eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute},
+		Events:          eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute},
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
 			Namespace: defaultNamespace(),
