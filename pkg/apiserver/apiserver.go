@@ -4,6 +4,7 @@ package apiserver
 
 import (
 	"context"
+	"sync"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/delivery"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/reconcile"
@@ -67,6 +69,8 @@ type ExtraConfig struct {
 	LeaderElection LeaderElection
 	// Events are the retention and dedup window of Events.
 	Events eventstorage.Options
+	// Delivery tunes the delivery loop.
+	Delivery delivery.Options
 }
 
 type completedConfig struct {
@@ -136,7 +140,8 @@ func (c completedConfig) New() (*Server, error) {
 	return s, nil
 }
 
-// addReconciler runs the status reconciler once the server serves.
+// addReconciler runs the status reconciler and the delivery loop once the
+// server serves, in the leader replica.
 func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer) error {
 	x := c.ExtraConfig
 	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
@@ -151,12 +156,28 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer) err
 	if err != nil {
 		return fmt.Errorf("creating the reconciler: %w", err)
 	}
+	dispatcher, err := delivery.New(client, x.NotificationInformers, x.KubeInformers, x.Delivery)
+	if err != nil {
+		return fmt.Errorf("creating the delivery loop: %w", err)
+	}
 	return s.AddPostStartHook("notification-reconciler", func(ctx genericapiserver.PostStartHookContext) error {
 		go func() {
 			err := runAsLeader(ctx, x.KubeClient, x.LeaderElection, func(ctx context.Context) {
-				if err := controller.Run(ctx, 2); err != nil {
-					klog.ErrorS(err, "The reconciler stopped")
-				}
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					if err := controller.Run(ctx, 2); err != nil {
+						klog.ErrorS(err, "The reconciler stopped")
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					if err := dispatcher.Run(ctx); err != nil {
+						klog.ErrorS(err, "The delivery loop stopped")
+					}
+				}()
+				wg.Wait()
 			})
 			if err != nil {
 				klog.ErrorS(err, "The reconciler did not start")

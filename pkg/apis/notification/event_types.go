@@ -51,6 +51,8 @@ type Event struct {
 
 // EventStatus records the deliveries of an Event.
 type EventStatus struct {
+	RoutedAt   *metav1.Time
+	Message    string
 	Deliveries []Delivery
 }
 

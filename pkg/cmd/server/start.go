@@ -28,6 +28,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apiserver"
+	"github.com/notification-apiserver/notification-apiserver/pkg/delivery"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/notification-apiserver/notification-apiserver/pkg/generated/openapi"
@@ -51,6 +52,8 @@ type Options struct {
 	LeaderElection apiserver.LeaderElection
 	// Events are the retention and dedup window of Events.
 	Events eventstorage.Options
+	// Delivery tunes the delivery loop.
+	Delivery delivery.Options
 
 	etcd *embeddedEtcd
 }
@@ -109,6 +112,12 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	efs.DurationVar(&o.Events.DedupWindow, "event-dedup-window", o.Events.DedupWindow,
 		"How long the same event (same object, message, revision and token) is refused as a duplicate, "+
 			"like Flux's --rate-limit-interval. After it, the same event is delivered again.")
+	dfs := fss.FlagSet("delivery")
+	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 4, "Events delivered in parallel.")
+	dfs.DurationVar(&o.Delivery.MinBackoff, "delivery-min-backoff", time.Second, "Wait before the first retry of a failed delivery; it doubles with each failure.")
+	dfs.DurationVar(&o.Delivery.MaxBackoff, "delivery-max-backoff", 5*time.Minute, "Longest wait between two retries of a failed delivery. Retries go on until the Event expires.")
+	dfs.BoolVar(&o.Delivery.Matcher.NoCrossNamespaceRefs, "no-cross-namespace-refs", false,
+		"Alerts take only events of objects in their own namespace, as Flux's flag of that name.")
 	lfs := fss.FlagSet("leader election")
 	lfs.BoolVar(&o.LeaderElection.Enabled, "leader-elect", o.LeaderElection.Enabled,
 		"Run the reconciler only in the replica that holds a coordination.k8s.io Lease, so that replicas sharing "+
@@ -214,10 +223,14 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		KubeInformers:         cfg.SharedInformerFactory,
 		LeaderElection:        o.LeaderElection,
 		Events:                o.Events,
+		Delivery:              o.Delivery,
 	}
 	if cfg.ClientConfig != nil {
 		if extra.KubeClient, err = kubernetes.NewForConfig(cfg.ClientConfig); err != nil {
 			return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+		}
+		if extra.Delivery.Matcher.Labels, err = delivery.KubeLabels(cfg.ClientConfig); err != nil {
+			return nil, fmt.Errorf("creating the label reader: %w", err)
 		}
 	}
 	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: extra}, nil

@@ -655,9 +655,22 @@ func schema_pkg_apis_notification_v1beta2_EventStatus(ref common.ReferenceCallba
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "EventStatus records the deliveries of an Event.",
+				Description: "EventStatus records the routing and the deliveries of an Event.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
+					"routedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RoutedAt is when the event was matched against the Alerts of its namespace; the deliveries are those of the Alerts that matched then.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says why the event has no deliveries, such as \"no Alert matched\".",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"deliveries": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -684,7 +697,7 @@ func schema_pkg_apis_notification_v1beta2_EventStatus(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			v1beta2.Delivery{}.OpenAPIModelName()},
+			v1beta2.Delivery{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -79,8 +79,15 @@ type Event struct {
 	Status EventStatus `json:"status,omitempty"`
 }
 
-// EventStatus records the deliveries of an Event.
+// EventStatus records the routing and the deliveries of an Event.
 type EventStatus struct {
+	// RoutedAt is when the event was matched against the Alerts of its
+	// namespace; the deliveries are those of the Alerts that matched then.
+	// +optional
+	RoutedAt *metav1.Time `json:"routedAt,omitempty"`
+	// Message says why the event has no deliveries, such as "no Alert matched".
+	// +optional
+	Message string `json:"message,omitempty"`
 	// Deliveries has one entry per Alert and Provider the event matched.
 	// +optional
 	// +listType=map

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"strings"
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
@@ -49,6 +50,9 @@ func ValidateEventUpdate(e, old *notification.Event) field.ErrorList {
 // ValidateEventStatusUpdate checks a write of an Event's deliveries.
 func ValidateEventStatusUpdate(e, old *notification.Event) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&e.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	if len(e.Status.Message) > MaxDeliveryMessageLength {
+		allErrs = append(allErrs, field.TooLong(field.NewPath("status", "message"), "", MaxDeliveryMessageLength))
+	}
 	path := field.NewPath("status", "deliveries")
 	if len(e.Status.Deliveries) > MaxDeliveries {
 		return append(allErrs, field.TooMany(path, len(e.Status.Deliveries), MaxDeliveries))
@@ -56,7 +60,15 @@ func ValidateEventStatusUpdate(e, old *notification.Event) field.ErrorList {
 	seen := map[[2]string]bool{}
 	for i, d := range e.Status.Deliveries {
 		p := path.Index(i)
-		allErrs = append(allErrs, validateObjectName(d.Alert, p.Child("alert"))...)
+		// An Alert of another namespace is written namespace/name.
+		alertName := d.Alert
+		if ns, name, ok := strings.Cut(d.Alert, "/"); ok {
+			for _, msg := range utilvalidation.IsDNS1123Label(ns) {
+				allErrs = append(allErrs, field.Invalid(p.Child("alert"), d.Alert, msg))
+			}
+			alertName = name
+		}
+		allErrs = append(allErrs, validateObjectName(alertName, p.Child("alert"))...)
 		allErrs = append(allErrs, validateObjectName(d.Provider, p.Child("provider"))...)
 		if seen[[2]string{d.Alert, d.Provider}] {
 			allErrs = append(allErrs, field.Duplicate(p, d.Alert+"/"+d.Provider))

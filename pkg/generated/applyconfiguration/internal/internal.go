@@ -222,6 +222,12 @@ var schemaYAML = typed.YAMLObject(`types:
           keys:
           - alert
           - provider
+    - name: message
+      type:
+        scalar: string
+    - name: routedAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
 - name: com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.LocalObjectReference
   map:
     fields:

@@ -18,11 +18,20 @@ limitations under the License.
 
 package v1beta2
 
+import (
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
 // EventStatusApplyConfiguration represents a declarative configuration of the EventStatus type for use
 // with apply.
 //
-// EventStatus records the deliveries of an Event.
+// EventStatus records the routing and the deliveries of an Event.
 type EventStatusApplyConfiguration struct {
+	// RoutedAt is when the event was matched against the Alerts of its
+	// namespace; the deliveries are those of the Alerts that matched then.
+	RoutedAt *v1.Time `json:"routedAt,omitempty"`
+	// Message says why the event has no deliveries, such as "no Alert matched".
+	Message *string `json:"message,omitempty"`
 	// Deliveries has one entry per Alert and Provider the event matched.
 	Deliveries []DeliveryApplyConfiguration `json:"deliveries,omitempty"`
 }
@@ -31,6 +40,22 @@ type EventStatusApplyConfiguration struct {
 // apply.
 func EventStatus() *EventStatusApplyConfiguration {
 	return &EventStatusApplyConfiguration{}
+}
+
+// WithRoutedAt sets the RoutedAt field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RoutedAt field is set to the value of the last call.
+func (b *EventStatusApplyConfiguration) WithRoutedAt(value v1.Time) *EventStatusApplyConfiguration {
+	b.RoutedAt = &value
+	return b
+}
+
+// WithMessage sets the Message field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Message field is set to the value of the last call.
+func (b *EventStatusApplyConfiguration) WithMessage(value string) *EventStatusApplyConfiguration {
+	b.Message = &value
+	return b
 }
 
 // WithDeliveries adds the given value to the Deliveries field in the declarative configuration

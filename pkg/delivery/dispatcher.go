@@ -1,0 +1,355 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	kubeinformers "k8s.io/client-go/informers"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/notifier"
+	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/settings"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
+	listers "github.com/notification-apiserver/notification-apiserver/pkg/generated/listers/notification/v1beta2"
+)
+
+// Delivery states.
+const (
+	Pending   = "Pending"
+	Delivered = "Delivered"
+	Failed    = "Failed"
+	Skipped   = "Skipped"
+)
+
+// Options tune the dispatcher.
+type Options struct {
+	Matcher Matcher
+	// Workers deliver in parallel.
+	Workers int
+	// MinBackoff and MaxBackoff bound the exponential wait between two
+	// attempts of an Event with pending deliveries.
+	MinBackoff, MaxBackoff time.Duration
+	Clock                  clock.WithTicker
+}
+
+// Dispatcher delivers Events: an informer on Events feeds a rate-limited
+// work queue; a worker routes a new Event through the Alerts it matches,
+// sends it to each Provider, and records the outcomes in the Event's
+// status, from which a restart resumes.
+type Dispatcher struct {
+	client    versioned.Interface
+	events    listers.EventLister
+	alerts    listers.AlertLister
+	providers listers.ProviderLister
+	secrets   corelisters.SecretLister
+	synced    []cache.InformerSynced
+	opts      Options
+	queue     workqueue.TypedRateLimitingInterface[string]
+}
+
+// New returns a Dispatcher reading from the informer factories.
+func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kubeinformers.SharedInformerFactory, opts Options) (*Dispatcher, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	ev := nf.Notification().V1beta2().Events()
+	al := nf.Notification().V1beta2().Alerts()
+	pr := nf.Notification().V1beta2().Providers()
+	se := kf.Core().V1().Secrets()
+	d := &Dispatcher{
+		client:    client,
+		events:    ev.Lister(),
+		alerts:    al.Lister(),
+		providers: pr.Lister(),
+		secrets:   se.Lister(),
+		synced:    []cache.InformerSynced{ev.Informer().HasSynced, al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
+		opts:      opts,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.MinBackoff, opts.MaxBackoff),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "events", Clock: opts.Clock}),
+	}
+	_, err := ev.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) {
+				d.enqueue(obj)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				d.queue.Forget(key) // expired or deleted: no more retries
+			}
+		},
+	})
+	return d, err
+}
+
+func (d *Dispatcher) enqueue(obj any) {
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		d.queue.Add(key)
+	}
+}
+
+// needsWork: not routed yet, or a delivery still pending.
+func needsWork(e *v1beta2.Event) bool {
+	if e.Status.RoutedAt == nil {
+		return true
+	}
+	for _, d := range e.Status.Deliveries {
+		if d.State == Pending {
+			return true
+		}
+	}
+	return false
+}
+
+// Run delivers until ctx ends; it can run again later (a new leadership).
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !cache.WaitForCacheSync(ctx.Done(), d.synced...) {
+		return fmt.Errorf("dispatcher: caches did not sync")
+	}
+	// Resume what a previous run or another replica left undone.
+	if events, err := d.events.List(labels.Everything()); err == nil {
+		for _, e := range events {
+			if needsWork(e) {
+				d.enqueue(e)
+			}
+		}
+	}
+	klog.FromContext(ctx).Info("Delivering events", "workers", d.opts.Workers)
+	var wg sync.WaitGroup
+	for range d.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.work(ctx)
+		}()
+	}
+	<-ctx.Done()
+	for range d.opts.Workers {
+		d.queue.Add(wakeUp)
+	}
+	wg.Wait()
+	return nil
+}
+
+// wakeUp unblocks a worker so that it sees its context is done.
+const wakeUp = "/"
+
+func (d *Dispatcher) work(ctx context.Context) {
+	for {
+		key, quit := d.queue.Get()
+		if quit {
+			return
+		}
+		if key == wakeUp || ctx.Err() != nil {
+			d.queue.Done(key)
+			if key != wakeUp {
+				d.queue.Add(key)
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		retry, err := d.Process(ctx, key)
+		if err != nil {
+			klog.FromContext(ctx).Error(err, "Delivering an event", "event", key)
+		}
+		if retry {
+			d.queue.AddRateLimited(key)
+		} else {
+			d.queue.Forget(key)
+		}
+		d.queue.Done(key)
+	}
+}
+
+// Process routes and delivers one Event and records the outcome. It tells
+// whether deliveries remain pending.
+func (d *Dispatcher) Process(ctx context.Context, key string) (bool, error) {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return false, nil
+	}
+	cached, err := d.events.Events(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	e := cached.DeepCopy()
+	if e.Status.RoutedAt == nil {
+		d.route(ctx, e)
+	}
+	for i := range e.Status.Deliveries {
+		if e.Status.Deliveries[i].State == Pending {
+			d.deliver(ctx, e, &e.Status.Deliveries[i])
+		}
+	}
+	if err := d.writeStatus(ctx, e); err != nil {
+		return true, err
+	}
+	return needsWork(e), nil
+}
+
+// route records the Alerts the event matches, each with its Provider.
+func (d *Dispatcher) route(ctx context.Context, e *v1beta2.Event) {
+	now := metav1.NewTime(d.opts.Clock.Now())
+	e.Status.RoutedAt = &now
+	e.Status.Deliveries = nil
+	alerts, err := d.alerts.List(labels.Everything())
+	if err != nil {
+		e.Status.Message = "listing Alerts failed"
+		return
+	}
+	var problems []string
+	for _, a := range alerts {
+		ok, err := d.opts.Matcher.Match(ctx, e, a)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("Alert %s/%s: %v", a.Namespace, a.Name, err))
+		}
+		if !ok {
+			continue
+		}
+		alert := a.Name
+		if a.Namespace != e.Namespace {
+			alert = a.Namespace + "/" + a.Name
+		}
+		e.Status.Deliveries = append(e.Status.Deliveries, v1beta2.Delivery{Alert: alert, Provider: a.Spec.ProviderRef.Name, State: Pending})
+	}
+	if len(e.Status.Deliveries) == 0 {
+		e.Status.Message = "no Alert matched"
+		if len(problems) > 0 {
+			e.Status.Message += "; " + strings.Join(problems, "; ")
+		}
+		if len(e.Status.Message) > 1000 {
+			e.Status.Message = e.Status.Message[:1000]
+		}
+	}
+}
+
+// deliver makes one attempt of a pending delivery and records it.
+func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1beta2.Delivery) {
+	alertNamespace, alertName := e.Namespace, delivery.Alert
+	if ns, n, ok := strings.Cut(delivery.Alert, "/"); ok {
+		alertNamespace, alertName = ns, n
+	}
+	alert, err := d.alerts.Alerts(alertNamespace).Get(alertName)
+	if apierrors.IsNotFound(err) {
+		delivery.State, delivery.Message = Skipped, "the Alert was deleted"
+		return
+	}
+	provider, err := d.providers.Providers(alertNamespace).Get(delivery.Provider)
+	if apierrors.IsNotFound(err) {
+		delivery.Message = fmt.Sprintf("Provider %s/%s not found", alertNamespace, delivery.Provider)
+		return // it may come: retry
+	}
+	if err != nil {
+		delivery.Message = "reading the Provider failed"
+		return
+	}
+	if provider.Spec.Suspend {
+		delivery.State, delivery.Message = Skipped, "the Provider is suspended"
+		return
+	}
+	s, err := settings.Resolve(provider, func(ns, name string) (*corev1.Secret, error) {
+		return d.secrets.Secrets(ns).Get(name)
+	})
+	if err != nil {
+		delivery.Message = err.Error() // names Secrets and keys, never values
+		if settings.IsInvalidURL(err) {
+			delivery.State = Failed
+		}
+		return
+	}
+	timeout := v1beta2.DefaultProviderTimeout
+	if provider.Spec.Timeout != nil && provider.Spec.Timeout.Duration > 0 {
+		timeout = provider.Spec.Timeout.Duration
+	}
+	client, err := notifier.NewClient(s, timeout)
+	if err != nil {
+		delivery.State, delivery.Message = Failed, err.Error()
+		return
+	}
+	n, err := notifier.New(s, client)
+	if err != nil {
+		delivery.State, delivery.Message = Failed, err.Error()
+		return
+	}
+	now := metav1.NewTime(d.opts.Clock.Now())
+	delivery.Attempts++
+	delivery.LastAttemptTime = &now
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err = n.Post(ctx, toNotifierEvent(e, alert))
+	switch {
+	case err == nil:
+		delivery.State, delivery.Message = Delivered, ""
+	case notifier.Retryable(err):
+		delivery.State, delivery.Message = Pending, client.Redact(err.Error())
+	default:
+		delivery.State, delivery.Message = Failed, client.Redact(err.Error())
+	}
+	if len(delivery.Message) > 1000 {
+		delivery.Message = delivery.Message[:1000]
+	}
+}
+
+func toNotifierEvent(e *v1beta2.Event, a *v1beta2.Alert) notifier.Event {
+	io := e.InvolvedObject
+	return notifier.Event{
+		InvolvedObject: notifier.ObjectReference{
+			Kind: io.Kind, Namespace: io.Namespace, Name: io.Name, UID: io.UID,
+			APIVersion: io.APIVersion, ResourceVersion: io.ResourceVersion, FieldPath: io.FieldPath,
+		},
+		Severity:            e.Severity,
+		Timestamp:           e.Timestamp,
+		Message:             e.Message,
+		Reason:              e.Reason,
+		Metadata:            MergeMetadata(e, a),
+		ReportingController: e.ReportingController,
+		ReportingInstance:   e.ReportingInstance,
+	}
+}
+
+// writeStatus records routing and deliveries; on a conflict (a user
+// labelled the Event) it writes them onto the latest version.
+func (d *Dispatcher) writeStatus(ctx context.Context, e *v1beta2.Event) error {
+	events := d.client.NotificationV1beta2().Events(e.Namespace)
+	_, err := events.UpdateStatus(ctx, e, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
+	if apierrors.IsConflict(err) {
+		latest, gerr := events.Get(ctx, e.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		latest.Status = e.Status
+		_, err = events.UpdateStatus(ctx, latest, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
+	}
+	if apierrors.IsNotFound(err) {
+		return nil // expired meanwhile
+	}
+	return err
+}

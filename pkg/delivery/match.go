@@ -1,0 +1,109 @@
+// Package delivery routes stored Events through the Alerts they match to
+// their Providers, and records every delivery in the Event's status.
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+// LabelsFunc returns the labels of the involved object of an event, for
+// Alerts with matchLabels.
+type LabelsFunc func(ctx context.Context, io v1beta2.ObjectReference) (map[string]string, error)
+
+// Matcher decides, by Flux's rules, whether an Alert takes an event.
+type Matcher struct {
+	// Labels reads the involved object's labels; without it, sources with
+	// matchLabels match nothing.
+	Labels LabelsFunc
+	// NoCrossNamespaceRefs refuses events of objects in other namespaces
+	// than the Alert's (Flux's --no-cross-namespace-refs).
+	NoCrossNamespaceRefs bool
+}
+
+// Match tells whether the Alert takes the event. Its error explains a
+// source that could not be checked (a bad selector, labels unreadable).
+func (m Matcher) Match(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert) (bool, error) {
+	if a.Spec.Suspend {
+		return false, nil
+	}
+	if m.NoCrossNamespaceRefs && e.InvolvedObject.Namespace != a.Namespace {
+		return false, nil
+	}
+	matched := false
+	var sourceErr error
+	for _, src := range a.Spec.EventSources {
+		ok, err := m.matchSource(ctx, e, a, src)
+		if err != nil {
+			sourceErr = err
+			continue
+		}
+		if ok {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return false, sourceErr
+	}
+	if len(a.Spec.InclusionList) > 0 {
+		included := false
+		for _, expr := range a.Spec.InclusionList {
+			re, err := regexp.Compile(expr)
+			if err != nil {
+				return false, fmt.Errorf("inclusion regex %q does not compile: %v", expr, err)
+			}
+			if re.MatchString(e.Message) {
+				included = true
+				break
+			}
+		}
+		if !included {
+			return false, nil
+		}
+	}
+	for _, expr := range a.Spec.ExclusionList {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return false, fmt.Errorf("exclusion regex %q does not compile: %v", expr, err)
+		}
+		if re.MatchString(e.Message) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (m Matcher) matchSource(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert, src v1beta2.CrossNamespaceObjectReference) (bool, error) {
+	io := e.InvolvedObject
+	namespace := src.Namespace
+	if namespace == "" {
+		namespace = a.Namespace
+	}
+	if io.Namespace != namespace || io.Kind != src.Kind {
+		return false, nil
+	}
+	// info takes every event; error only errors.
+	if e.Severity != a.Spec.EventSeverity && a.Spec.EventSeverity != "info" {
+		return false, nil
+	}
+	if src.Name != "*" && src.Name != io.Name {
+		return false, nil
+	}
+	if src.MatchLabels == nil {
+		return true, nil
+	}
+	if m.Labels == nil {
+		return false, fmt.Errorf("cannot read the labels of %s/%s/%s", io.Kind, io.Namespace, io.Name)
+	}
+	objLabels, err := m.Labels(ctx, io)
+	if err != nil {
+		return false, fmt.Errorf("reading the labels of %s/%s/%s: %w", io.Kind, io.Namespace, io.Name, err)
+	}
+	return labels.SelectorFromSet(src.MatchLabels).Matches(labels.Set(objLabels)), nil
+}

@@ -1,0 +1,125 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/settings"
+)
+
+// Client posts to one Provider's receiver: through its proxy, trusting its
+// CA, presenting its client certificate, and never past its timeout.
+type Client struct {
+	http    *http.Client
+	secrets []string
+}
+
+// NewClient builds the HTTP client of a Provider.
+func NewClient(s *settings.Settings, timeout time.Duration) (*Client, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = http.ProxyFromEnvironment
+	if s.Proxy != "" {
+		proxy, err := url.Parse(s.Proxy)
+		if err != nil {
+			return nil, permanent("invalid proxy")
+		}
+		transport.Proxy = http.ProxyURL(proxy)
+	}
+	if s.RootCAs != nil || s.ClientCertificate != nil {
+		transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: s.RootCAs}
+		if s.ClientCertificate != nil {
+			transport.TLSClientConfig.Certificates = []tls.Certificate{*s.ClientCertificate}
+		}
+	}
+	return &Client{
+		http:    &http.Client{Transport: transport, Timeout: timeout},
+		secrets: secretsOf(s),
+	}, nil
+}
+
+// secretsOf lists what must never appear in an error: the token, the
+// password, the address (it may embed a token) and the proxy.
+func secretsOf(s *settings.Settings) []string {
+	var out []string
+	for _, v := range []string{s.Token, s.Password, s.Address, s.Proxy} {
+		if len(v) >= 4 {
+			out = append(out, v)
+		}
+	}
+	if u, err := url.Parse(s.Address); err == nil && u.RawQuery != "" {
+		out = append(out, u.RawQuery)
+	}
+	return out
+}
+
+// Redact replaces the secrets of the Provider in a message.
+func (c *Client) Redact(msg string) string {
+	for _, s := range c.secrets {
+		msg = strings.ReplaceAll(msg, s, "*****")
+	}
+	return msg
+}
+
+// Response is what a receiver answered.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Do sends a request and classifies its failure: network errors, 408, 429
+// and 5xx are worth a retry; other 4xx are not.
+func (c *Client) Do(ctx context.Context, method, target string, body []byte, header http.Header) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, permanent("building the request: %s", c.Redact(err.Error()))
+	}
+	req.Header = header
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // without the URL, which may hold a token
+		}
+		var nerr net.Error
+		if errors.As(err, &nerr) && nerr.Timeout() {
+			return nil, retryable("request to %s timed out", hostOf(target))
+		}
+		return nil, retryable("request to %s failed: %s", hostOf(target), c.Redact(err.Error()))
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64*1024))
+	r := &Response{Status: resp.StatusCode, Body: data}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return r, nil
+	}
+	msg := fmt.Sprintf("%s answered %d %s", hostOf(target), resp.StatusCode, http.StatusText(resp.StatusCode))
+	if snippet := strings.TrimSpace(string(data)); snippet != "" {
+		if len(snippet) > 200 {
+			snippet = snippet[:200]
+		}
+		msg += ": " + c.Redact(snippet)
+	}
+	switch {
+	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+		return r, retryable("%s", msg)
+	default:
+		return r, permanent("%s", msg)
+	}
+}
+
+func hostOf(target string) string {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return "the receiver"
+	}
+	return u.Host
+}
