@@ -6,9 +6,11 @@ package integration
 import (
 	"os"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 
+	serveroptions "github.com/notification-apiserver/notification-apiserver/pkg/cmd/server"
 	servertesting "github.com/notification-apiserver/notification-apiserver/pkg/cmd/server/testing"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 )
@@ -29,7 +31,11 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	mt := &servertesting.MainT{}
 	defer mt.Close()
-	s := servertesting.Start(mt, nil)
+	s := servertesting.Start(mt, func(o *serveroptions.Options) {
+		// Retry quickly: the tests make receivers fail on purpose.
+		o.Delivery.MinBackoff = 50 * time.Millisecond
+		o.Delivery.MaxBackoff = 200 * time.Millisecond
+	})
 	server = s
 	clientConfig = s.ClientConfig
 	client = versioned.NewForConfigOrDie(clientConfig)
