@@ -4,8 +4,8 @@ package apiserver
 
 import (
 	"context"
-	"sync"
 	"fmt"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
