@@ -118,9 +118,13 @@ func TestSecretsNeverShow(t *testing.T) {
 		{"get", "providers.notification", "-A", "-o", "yaml"},
 		{"get", "alerts.notification", "-A", "-o", "yaml"},
 		{"get", "events", "-A", "-o", "yaml"},
+		{"get", "events.notification", "-A", "-o", "yaml"},
 	} {
-		if out := mustKubectl(t, args...); strings.Contains(out, e2eToken) {
-			t.Errorf("kubectl %s shows a Secret's value", strings.Join(args, " "))
+		out := mustKubectl(t, args...)
+		for _, secret := range []string{e2eToken, "xoxb-e2e-slack-token"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("kubectl %s shows a Secret's value", strings.Join(args, " "))
+			}
 		}
 	}
 	logs, _ := filepath.Glob(filepath.Join(localDir, "logs", "notification-apiserver.log"))
@@ -132,8 +136,10 @@ func TestSecretsNeverShow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(data), e2eToken) {
-			t.Errorf("%s shows a Secret's value", l)
+		for _, secret := range []string{e2eToken, "xoxb-e2e-slack-token"} {
+			if strings.Contains(string(data), secret) {
+				t.Errorf("%s shows a Secret's value", l)
+			}
 		}
 	}
 }
