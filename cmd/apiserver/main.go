@@ -8,10 +8,13 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/component-base/cli"
 
+	"github.com/notification-apiserver/notification-apiserver/pkg/cmd/receiver"
 	"github.com/notification-apiserver/notification-apiserver/pkg/cmd/server"
 )
 
 func main() {
 	ctx := genericapiserver.SetupSignalContext()
-	os.Exit(cli.Run(server.NewCommand(ctx)))
+	cmd := server.NewCommand(ctx)
+	cmd.AddCommand(receiver.NewCommand())
+	os.Exit(cli.Run(cmd))
 }

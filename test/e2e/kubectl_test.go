@@ -78,6 +78,11 @@ func TestExamplesApplyServerSideAndRoundTrip(t *testing.T) {
 			t.Errorf("apply output lacks %q:\n%s", want, out)
 		}
 	}
+	// The server writes status until the objects are Ready: wait for that,
+	// so that only the re-apply could change a resourceVersion.
+	for _, obj := range []string{"provider/slack-bot", "provider/webhook", "alert/slack", "alert/kustomizations"} {
+		waitFor(t, "flagger-system", obj, "condition=Ready")
+	}
 	rv := func() string {
 		return mustKubectl(t, "get", "-n", "flagger-system", "provider/slack-bot", "alert/slack", "-o", "jsonpath={.items[*].metadata.resourceVersion}")
 	}

@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	ac "github.com/notification-apiserver/notification-apiserver/pkg/generated/applyconfiguration/notification/v1beta2"
@@ -29,7 +32,19 @@ func TestServerSideApplyOwnsFieldsAndReportsConflicts(t *testing.T) {
 		t.Fatalf("applied %+v generation %d", applied.Spec, applied.Generation)
 	}
 
-	// The same apply again changes nothing.
+	// The same apply again changes nothing. Wait for the reconciler's first
+	// status write, so that it does not change the resourceVersion meanwhile.
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := providers.Get(ctx, "slack-bot", metav1.GetOptions{})
+		if err == nil && p.Status.ObservedGeneration == p.Generation {
+			applied = p
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	again, err := providers.Apply(t.Context(), first, metav1.ApplyOptions{FieldManager: "alice"})
 	if err != nil {
 		t.Fatalf("re-apply: %v", err)

@@ -18,8 +18,8 @@ import (
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
 
-// receiver is a webhook receiver that fails the first failures requests.
-type receiver struct {
+// webhookReceiver is a webhook receiver that fails the first failures requests.
+type webhookReceiver struct {
 	mu       sync.Mutex
 	bodies   []string
 	headers  []http.Header
@@ -27,7 +27,7 @@ type receiver struct {
 	status   int // answered while failing
 }
 
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *webhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -40,7 +40,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (r *receiver) count() int {
+func (r *webhookReceiver) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.bodies)
@@ -87,7 +87,7 @@ func waitDelivery(t *testing.T, ns, name, state string) v1beta2.Delivery {
 
 func TestAnEventIsDeliveredOnce(t *testing.T) {
 	ns := "deliver-once"
-	rcv := &receiver{}
+	rcv := &webhookReceiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	setupRoute(t, ns, srv.URL+"/flux", nil)
@@ -122,7 +122,7 @@ func TestAnEventIsDeliveredOnce(t *testing.T) {
 
 func TestFailuresAreRetriedUntilDelivered(t *testing.T) {
 	ns := "deliver-retry"
-	rcv := &receiver{failures: 3, status: http.StatusServiceUnavailable}
+	rcv := &webhookReceiver{failures: 3, status: http.StatusServiceUnavailable}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	setupRoute(t, ns, srv.URL, nil)
@@ -138,7 +138,7 @@ func TestFailuresAreRetriedUntilDelivered(t *testing.T) {
 
 func TestAPermanentFailureIsNotRetried(t *testing.T) {
 	ns := "deliver-permanent"
-	rcv := &receiver{failures: 100, status: http.StatusBadRequest}
+	rcv := &webhookReceiver{failures: 100, status: http.StatusBadRequest}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	setupRoute(t, ns, srv.URL, nil)
@@ -158,7 +158,7 @@ func TestAPermanentFailureIsNotRetried(t *testing.T) {
 
 func TestSuspendedProvidersAreSkippedAndUnmatchedEventsSaySo(t *testing.T) {
 	ns := "deliver-skip"
-	rcv := &receiver{}
+	rcv := &webhookReceiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	setupRoute(t, ns, srv.URL, func(p *v1beta2.Provider) { p.Spec.Suspend = true })

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -82,22 +84,48 @@ func TestEventsExpireWithALease(t *testing.T) {
 	if key == "" {
 		t.Fatalf("no etcd key for the Event among %d keys", len(all.Kvs))
 	}
-	resp, err := etcd.Get(t.Context(), key)
-	if err != nil || len(resp.Kvs) != 1 {
-		t.Fatalf("etcd key %s: %v", key, err)
+	checkLease := func(when string) {
+		t.Helper()
+		resp, err := etcd.Get(t.Context(), key)
+		if err != nil || len(resp.Kvs) != 1 {
+			t.Fatalf("%s: etcd key %s: %v", when, key, err)
+		}
+		if resp.Kvs[0].Lease == 0 {
+			t.Fatalf("%s: the Event is stored without a lease", when)
+		}
+		ttl, err := etcd.TimeToLive(t.Context(), clientv3.LeaseID(resp.Kvs[0].Lease))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The apiserver shares leases between keys that expire within a
+		// minute or so of each other: a lease may outlive the retention by that.
+		if ttl.TTL < 3500 || ttl.TTL > 3600+120 {
+			t.Errorf("%s: lease TTL %ds, want about the 1h retention", when, ttl.TTL)
+		}
 	}
-	if resp.Kvs[0].Lease == 0 {
-		t.Fatal("the Event is stored without a lease")
-	}
-	ttl, err := etcd.TimeToLive(t.Context(), clientv3.LeaseID(resp.Kvs[0].Lease))
+	checkLease("after create")
+	// Status writes (the delivery loop routes it) and updates keep the lease.
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		e, err := client.NotificationV1beta2().Events(ns).Get(ctx, created.Name, metav1.GetOptions{})
+		return err == nil && e.Status.RoutedAt != nil, err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The apiserver shares leases between keys that expire within a minute
-	// or so of each other, so a lease may outlive the retention by that much.
-	if ttl.TTL < 3500 || ttl.TTL > 3600+120 {
-		t.Errorf("lease TTL %ds, want about the 1h retention", ttl.TTL)
+	checkLease("after the status write")
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		e, err := client.NotificationV1beta2().Events(ns).Get(t.Context(), created.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		e.Labels = map[string]string{"touched": "yes"}
+		_, err = client.NotificationV1beta2().Events(ns).Update(t.Context(), e, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	checkLease("after an update")
 }
 
 func TestInvalidEventsAreRefusedWithFieldPaths(t *testing.T) {
@@ -124,10 +152,26 @@ func TestEventBodyIsImmutableAndStatusRecordsDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := created.DeepCopy()
-	changed.Message = "rewritten"
-	changed.Labels = map[string]string{"seen": "yes"}
-	updated, err := events.Update(t.Context(), changed, metav1.UpdateOptions{})
+	// Wait for the delivery loop to route it (no Alert matches), so that
+	// the status written below is not replaced by the routing.
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		e, err := events.Get(ctx, created.Name, metav1.GetOptions{})
+		return err == nil && e.Status.RoutedAt != nil, err
+	})
+	if err != nil {
+		t.Fatalf("never routed: %v", err)
+	}
+	var updated *v1beta2.Event
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := events.Get(t.Context(), created.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Message = "rewritten"
+		current.Labels = map[string]string{"seen": "yes"}
+		updated, err = events.Update(t.Context(), current, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}

@@ -56,6 +56,9 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts 
 	}
 	s := NewStrategy(scheme)
 	retention := uint64(opts.Retention.Seconds())
+	if retention == 0 {
+		retention = 1
+	}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &notification.Event{} },
 		NewListFunc:               func() runtime.Object { return &notification.EventList{} },
@@ -67,13 +70,22 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts 
 		DeleteStrategy:            s,
 		ResetFieldsStrategy:       s,
 		TableConvertor:            tableConvertor{},
-		// An Event lives for the retention from its creation; updates keep
-		// what is left of it.
-		TTLFunc: func(_ runtime.Object, existing uint64, update bool) (uint64, error) {
-			if update {
-				return existing, nil
+		// An Event lives for the retention from its creation. etcd drops a
+		// key's lease on every write without one, so updates must give the
+		// time that is left again.
+		TTLFunc: func(obj runtime.Object, _ uint64, update bool) (uint64, error) {
+			if !update {
+				return retention, nil
 			}
-			return retention, nil
+			e, ok := obj.(*notification.Event)
+			if !ok || e.CreationTimestamp.IsZero() {
+				return retention, nil
+			}
+			left := opts.Retention - opts.Clock.Since(e.CreationTimestamp.Time)
+			if left < time.Second {
+				left = time.Second
+			}
+			return uint64(left.Seconds()), nil
 		},
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {

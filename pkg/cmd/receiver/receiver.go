@@ -1,0 +1,90 @@
+// Package receiver is the `notification-apiserver receiver` command: the
+// Flux-compatible event receiver sidecar.
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/klog/v2"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	"github.com/notification-apiserver/notification-apiserver/pkg/receiver"
+)
+
+// Options are the receiver's settings.
+type Options struct {
+	Listen     string
+	Kubeconfig string
+	Timeout    time.Duration
+	RetryAfter time.Duration
+}
+
+// NewCommand returns the receiver command.
+func NewCommand() *cobra.Command {
+	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute}
+	cmd := &cobra.Command{
+		Use:   "receiver",
+		Short: "Receive Flux events (what controllers send with --events-addr) and store them as Events",
+		Long: "receiver accepts Flux's event JSON on POST at any path, as Flux's notification-controller does,\n" +
+			"and creates each event as an Event through the Kubernetes API with its service account.\n" +
+			"It answers 202 on success, 429 with Retry-After on a duplicate, 400 on a malformed or incomplete\n" +
+			"event, 413 above 3 MiB, and 503 when the API is unavailable, so that senders retry.",
+		SilenceUsage: true,
+		Args:         cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return o.Run(c.Context())
+		},
+	}
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("receiver")
+	fs.StringVar(&o.Listen, "listen", o.Listen, "Address to accept events on.")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the Kubernetes API; in-cluster configuration when empty.")
+	fs.DurationVar(&o.Timeout, "api-timeout", o.Timeout, "Longest wait for the Kubernetes API to store one event.")
+	fs.DurationVar(&o.RetryAfter, "duplicate-retry-after", o.RetryAfter, "What the Retry-After of a duplicate tells the sender (the dedup window).")
+	cmd.Flags().AddFlagSet(fs)
+	// Its own help: the server's flags are not the receiver's.
+	cliflag.SetUsageAndHelpFunc(cmd, fss, 100)
+	return cmd
+}
+
+// Run serves until ctx ends, then drains for up to 5 seconds.
+func (o *Options) Run(ctx context.Context) error {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	cfg.UserAgent = "notification-apiserver-receiver"
+	client, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              o.Listen,
+		Handler:           &receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter},
+		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    256 * 1024,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	klog.InfoS("Receiving Flux events", "address", o.Listen)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

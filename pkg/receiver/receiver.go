@@ -1,0 +1,192 @@
+// Package receiver is the Flux-compatible event receiver: the sidecar that
+// Flux controllers post their events to (--events-addr), which stores each
+// as an Event through the Kubernetes API. It answers as Flux's receiver
+// does, so senders keep their retry behaviour.
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+)
+
+// MaxBodyBytes is the largest event accepted, as Flux's receiver.
+const MaxBodyBytes = 3 * 1024 * 1024
+
+// fluxEvent is Flux's event JSON (fluxcd/pkg/apis/event/v1beta1).
+type fluxEvent struct {
+	InvolvedObject struct {
+		Kind            string `json:"kind"`
+		Namespace       string `json:"namespace"`
+		Name            string `json:"name"`
+		UID             string `json:"uid"`
+		APIVersion      string `json:"apiVersion"`
+		ResourceVersion string `json:"resourceVersion"`
+		FieldPath       string `json:"fieldPath"`
+	} `json:"involvedObject"`
+	Severity            string            `json:"severity"`
+	Timestamp           *metav1.Time      `json:"timestamp"`
+	Message             string            `json:"message"`
+	Reason              string            `json:"reason"`
+	Metadata            map[string]string `json:"metadata"`
+	ReportingController string            `json:"reportingController"`
+	ReportingInstance   string            `json:"reportingInstance"`
+}
+
+// Handler accepts Flux events on any path and method.
+type Handler struct {
+	Client versioned.Interface
+	// Timeout bounds the call to the Kubernetes API.
+	Timeout time.Duration
+	// RetryAfter is what a duplicate's Retry-After tells the sender.
+	RetryAfter time.Duration
+	Now        func() time.Time
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	logger := klog.FromContext(r.Context())
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		http.Error(w, "reading the request body failed", http.StatusBadRequest)
+		return
+	}
+	if len(body) > MaxBodyBytes {
+		http.Error(w, fmt.Sprintf("the event exceeds %d bytes", MaxBodyBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	var fe fluxEvent
+	if err := json.Unmarshal(body, &fe); err != nil {
+		http.Error(w, "the body is not a Flux event: "+jsonProblem(err), http.StatusBadRequest)
+		return
+	}
+	if missing := missingFields(&fe); len(missing) > 0 {
+		http.Error(w, "the event lacks "+strings.Join(missing, ", "), http.StatusBadRequest)
+		return
+	}
+	e := h.toEvent(&fe)
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout())
+	defer cancel()
+	_, err = h.Client.NotificationV1beta2().Events(e.Namespace).Create(ctx, e, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusAccepted)
+	case apierrors.IsAlreadyExists(err):
+		// Flux's senders stop retrying on 429: the event is a duplicate.
+		retry := h.now().Add(h.retryAfter()).UTC()
+		w.Header().Set("Retry-After", retry.Format(http.TimeFormat))
+		w.Header().Set("X-RateLimit-Limit", "1")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", retry.Format(http.TimeFormat))
+		logger.V(1).Info("Discarding event, rate limiting duplicate events", "object", fe.InvolvedObject.Kind+"/"+e.Namespace+"/"+fe.InvolvedObject.Name)
+		http.Error(w, "duplicate event", http.StatusTooManyRequests)
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		http.Error(w, "the event is invalid: "+apiMessage(err), http.StatusBadRequest)
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		logger.Error(err, "The Kubernetes API refused to store an event: check the receiver's RBAC")
+		http.Error(w, "the receiver may not store events", http.StatusInternalServerError)
+	default:
+		// Unreachable, overloaded or failing API: the sender retries.
+		logger.Error(err, "Storing an event failed")
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the event store is unavailable", http.StatusServiceUnavailable)
+	}
+}
+
+func (h *Handler) toEvent(fe *fluxEvent) *v1beta2.Event {
+	io := fe.InvolvedObject
+	ts := metav1.NewTime(h.now())
+	if fe.Timestamp != nil && !fe.Timestamp.IsZero() {
+		ts = *fe.Timestamp
+	}
+	return &v1beta2.Event{
+		ObjectMeta: metav1.ObjectMeta{Namespace: io.Namespace},
+		InvolvedObject: v1beta2.ObjectReference{
+			Kind: io.Kind, Namespace: io.Namespace, Name: io.Name, UID: io.UID,
+			APIVersion: io.APIVersion, ResourceVersion: io.ResourceVersion, FieldPath: io.FieldPath,
+		},
+		Severity:            fe.Severity,
+		Timestamp:           ts,
+		Message:             fe.Message,
+		Reason:              fe.Reason,
+		EventMetadata:       fe.Metadata,
+		ReportingController: fe.ReportingController,
+		ReportingInstance:   fe.ReportingInstance,
+	}
+}
+
+func missingFields(fe *fluxEvent) []string {
+	var missing []string
+	for field, v := range map[string]string{
+		"involvedObject.kind": fe.InvolvedObject.Kind, "involvedObject.name": fe.InvolvedObject.Name,
+		"involvedObject.namespace": fe.InvolvedObject.Namespace, "severity": fe.Severity,
+		"message": fe.Message, "reason": fe.Reason, "reportingController": fe.ReportingController,
+	} {
+		if v == "" {
+			missing = append(missing, field)
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// jsonProblem says what is wrong with a body, without echoing it.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %s must be a %s", typ.Field, typ.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	default:
+		return "malformed JSON"
+	}
+}
+
+func apiMessage(err error) string {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		msg := s.Status().Message
+		if len(msg) > 1000 {
+			msg = msg[:1000]
+		}
+		return msg
+	}
+	return "refused"
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) timeout() time.Duration {
+	if h.Timeout > 0 {
+		return h.Timeout
+	}
+	return 15 * time.Second
+}
+
+func (h *Handler) retryAfter() time.Duration {
+	if h.RetryAfter > 0 {
+		return h.RetryAfter
+	}
+	return 5 * time.Minute
+}

@@ -1,0 +1,100 @@
+package integration
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	"github.com/notification-apiserver/notification-apiserver/pkg/receiver"
+)
+
+const fluxEventJSON = `{"involvedObject":{"kind":"Kustomization","namespace":"receiver","name":"webapp","uid":"7d0cdc51","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},
+"severity":"error","timestamp":"2022-10-28T07:26:19Z","message":"MESSAGE","reason":"ValidationFailed",
+"metadata":{"kustomize.toolkit.fluxcd.io/revision":"main@sha1:731f7eaddfb6af01cb2173e18f0f75b0ba780ef1","kustomize.toolkit.fluxcd.io/checksum":"x"},
+"reportingController":"kustomize-controller","reportingInstance":"kustomize-controller-7c7b47f5f-8bhrp"}`
+
+func postEvent(t *testing.T, url, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, string(out)
+}
+
+func TestReceiverAnswersAsFluxDoes(t *testing.T) {
+	srv := httptest.NewServer(&receiver.Handler{Client: client})
+	defer srv.Close()
+
+	resp, body := postEvent(t, srv.URL+"/", strings.Replace(fluxEventJSON, "MESSAGE", "first", 1))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("a Flux event: %d %s", resp.StatusCode, body)
+	}
+	list, err := client.NotificationV1beta2().Events("receiver").List(t.Context(), metav1.ListOptions{FieldSelector: "involvedObject.name=webapp"})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("stored events: %d, %v", len(list.Items), err)
+	}
+	e := list.Items[0]
+	if e.Message != "first" || e.ReportingInstance != "kustomize-controller-7c7b47f5f-8bhrp" || e.InvolvedObject.UID != "7d0cdc51" ||
+		e.Timestamp.UTC().Format(time.RFC3339) != "2022-10-28T07:26:19Z" || len(e.EventMetadata) != 1 {
+		t.Errorf("stored %+v", e)
+	}
+
+	// Any path and method, as Flux's receiver.
+	resp, body = postEvent(t, srv.URL+"/any/path", strings.Replace(fluxEventJSON, "MESSAGE", "second", 1))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("another path: %d %s", resp.StatusCode, body)
+	}
+
+	resp, _ = postEvent(t, srv.URL+"/", strings.Replace(fluxEventJSON, "MESSAGE", "first", 1))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a duplicate: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if _, err := time.Parse(http.TimeFormat, resp.Header.Get("Retry-After")); err != nil {
+		t.Errorf("Retry-After %q is not an HTTP date: %v", resp.Header.Get("Retry-After"), err)
+	}
+
+	for name, tc := range map[string]struct {
+		body   string
+		status int
+		want   string
+	}{
+		"malformed JSON":      {`{"involvedObject":`, 400, "malformed JSON at byte"},
+		"not JSON":            {`<xml/>`, 400, "malformed JSON"},
+		"a wrong type":        {`{"severity": 3}`, 400, "field severity must be a string"},
+		"missing fields":      {`{"severity":"info"}`, 400, "involvedObject.kind, involvedObject.name, involvedObject.namespace, message, reason, reportingController"},
+		"a trace event":       {strings.Replace(strings.Replace(fluxEventJSON, "MESSAGE", "trace", 1), `"error"`, `"trace"`, 1), 400, "severity"},
+		"over 3 MiB":          {`{"message":"` + strings.Repeat("a", receiver.MaxBodyBytes) + `"}`, 413, "exceeds"},
+		"an invalid name":     {strings.Replace(strings.Replace(fluxEventJSON, "MESSAGE", "bad", 1), `"webapp"`, `"Web App"`, 1), 400, "involvedObject.name"},
+		"an invalid UTF-8 fn": {"{\"message\":\"\xff\xfe\"}", 400, "lacks"},
+	} {
+		resp, body := postEvent(t, srv.URL, tc.body)
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %q; want %d saying %q", name, resp.StatusCode, body, tc.status, tc.want)
+		}
+	}
+}
+
+func TestReceiverAsksToRetryWhenTheAPIIsDown(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	unreachable, err := versioned.NewForConfig(&rest.Config{Host: down.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&receiver.Handler{Client: unreachable, Timeout: 2 * time.Second})
+	defer srv.Close()
+	resp, body := postEvent(t, srv.URL, strings.Replace(fluxEventJSON, "MESSAGE", "lost?", 1))
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("API down: %d %s, want 503", resp.StatusCode, body)
+	}
+}
