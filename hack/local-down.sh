@@ -8,12 +8,12 @@ LOCAL_DIR="${LOCAL_DIR:-${ROOT}/.local}"
 RUN="${LOCAL_DIR}/run"
 [[ -d "${RUN}" ]] || exit 0
 
-stop() { # name
-  local pidfile="${RUN}/$1.pid" pid
+stop() { # name [binary]
+  local pidfile="${RUN}/$1.pid" pid binary="${2:-$1}"
   [[ -f "${pidfile}" ]] || return 0
   pid="$(cat "${pidfile}")"
   # Only a process running our binary of that name is ours to stop.
-  if kill -0 "${pid}" 2>/dev/null && tr '\0' ' ' < "/proc/${pid}/cmdline" 2>/dev/null | grep -q "/bin/$1 "; then
+  if kill -0 "${pid}" 2>/dev/null && tr '\0' ' ' < "/proc/${pid}/cmdline" 2>/dev/null | grep -q "/bin/${binary} "; then
     kill -TERM "${pid}" 2>/dev/null
     for _ in $(seq 1 150); do
       kill -0 "${pid}" 2>/dev/null || break
@@ -28,7 +28,8 @@ stop() { # name
   rm -f "${pidfile}"
 }
 
+stop receiver notification-apiserver
 for name in notification-apiserver kube-controller-manager kube-apiserver etcd; do
   stop "${name}"
 done
-rm -f "${LOCAL_DIR}/env"
+rm -f "${LOCAL_DIR}/env" "${LOCAL_DIR}/receiver-url"

@@ -4,7 +4,7 @@
 # -> kube-controller-manager -> notification-apiserver, registered through
 # an APIService. State lives in $LOCAL_DIR (default .local/): pki/, run/
 # (PIDs), logs/, the admin kubeconfig at $LOCAL_DIR/kubeconfig and the
-# ports in $LOCAL_DIR/env. Ports are free ones picked at start unless given
+# ports in $LOCAL_DIR/env, the event receiver's URL in $LOCAL_DIR/receiver-url. Ports are free ones picked at start unless given
 # as ETCD_PORT, KUBE_PORT and NOTIFICATION_PORT. hack/local-down.sh stops it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +55,7 @@ ETCD_PORT="${ETCD_PORT:-$(free_port)}"
 ETCD_PEER_PORT="${ETCD_PEER_PORT:-$(free_port)}"
 KUBE_PORT="${KUBE_PORT:-$(free_port)}"
 NOTIFICATION_PORT="${NOTIFICATION_PORT:-$(free_port)}"
+RECEIVER_PORT="${RECEIVER_PORT:-$(free_port)}"
 
 start() { # name command...
   local name="$1"; shift
@@ -208,10 +209,17 @@ discovered() {
 }
 wait_for "discovery of notification.toolkit.fluxcd.io" 120 discovered
 
+log "starting the event receiver on 127.0.0.1:${RECEIVER_PORT}"
+start receiver "${BIN}/notification-apiserver" receiver --listen="127.0.0.1:${RECEIVER_PORT}" \
+  --kubeconfig="${SERVER_KUBECONFIG}" --v=1
+wait_for receiver 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/${RECEIVER_PORT}"
+echo "http://127.0.0.1:${RECEIVER_PORT}/" > "${LOCAL_DIR}/receiver-url"
+
 cat > "${LOCAL_DIR}/env" <<ENV
 ETCD_PORT=${ETCD_PORT}
 KUBE_PORT=${KUBE_PORT}
 NOTIFICATION_PORT=${NOTIFICATION_PORT}
+RECEIVER_URL=http://127.0.0.1:${RECEIVER_PORT}/
 KUBECONFIG=${KUBECONFIG_FILE}
 ENV
 log "local control plane ready in $(( $(date +%s) - start_time ))s: export KUBECONFIG=${KUBECONFIG_FILE}"
