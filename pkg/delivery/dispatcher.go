@@ -240,6 +240,7 @@ func (d *Dispatcher) route(ctx context.Context, e *v1beta2.Event) {
 		}
 		e.Status.Deliveries = append(e.Status.Deliveries, v1beta2.Delivery{Alert: alert, Provider: a.Spec.ProviderRef.Name, State: Pending})
 	}
+	routed.WithLabelValues(fmt.Sprint(len(e.Status.Deliveries) > 0)).Inc()
 	if len(e.Status.Deliveries) == 0 {
 		e.Status.Message = "no Alert matched"
 		if len(problems) > 0 {
@@ -273,6 +274,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 	}
 	if provider.Spec.Suspend {
 		delivery.State, delivery.Message = Skipped, "the Provider is suspended"
+		deliveries.WithLabelValues(provider.Spec.Type, "skipped").Inc()
 		return
 	}
 	s, err := settings.Resolve(provider, func(ns, name string) (*corev1.Secret, error) {
@@ -304,14 +306,19 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 	delivery.LastAttemptTime = &now
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	start := d.opts.Clock.Now()
 	err = n.Post(ctx, toNotifierEvent(e, alert))
+	deliveryDuration.WithLabelValues(s.Type).Observe(d.opts.Clock.Since(start).Seconds())
 	switch {
 	case err == nil:
 		delivery.State, delivery.Message = Delivered, ""
+		deliveries.WithLabelValues(s.Type, "delivered").Inc()
 	case notifier.Retryable(err):
 		delivery.State, delivery.Message = Pending, client.Redact(err.Error())
+		deliveries.WithLabelValues(s.Type, "retry").Inc()
 	default:
 		delivery.State, delivery.Message = Failed, client.Redact(err.Error())
+		deliveries.WithLabelValues(s.Type, "failed").Inc()
 	}
 	if len(delivery.Message) > 1000 {
 		delivery.Message = delivery.Message[:1000]

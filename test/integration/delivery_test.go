@@ -218,3 +218,31 @@ func TestSlackThroughAStandIn(t *testing.T) {
 		t.Errorf("Slack got auth %q path %q body %v", got.auth, got.path, got.body)
 	}
 }
+
+func TestDeliveryMetrics(t *testing.T) {
+	// The tests above delivered, retried and failed: /metrics says so.
+	ns := "deliver-metrics"
+	rcv := &webhookReceiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	setupRoute(t, ns, srv.URL, nil)
+	created, err := client.NotificationV1beta2().Events(ns).Create(t.Context(), newEvent(ns, "measured"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDelivery(t, ns, created.Name, "Delivered")
+	raw, err := client.NotificationV1beta2().RESTClient().Get().AbsPath("/metrics").DoRaw(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`notification_deliveries_total{outcome="delivered",type="generic"}`,
+		`notification_delivery_duration_seconds_bucket{type="generic",le="0.01"}`,
+		`notification_events_routed_total{matched="true"}`,
+		`workqueue_depth{name="events"}`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
