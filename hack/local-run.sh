@@ -9,7 +9,9 @@ start=$(date +%s)
 stop() {
   trap - INT TERM EXIT
   echo
+  [[ -n "${sleeper:-}" ]] && kill "${sleeper}" 2>/dev/null
   "${ROOT}/hack/local-down.sh"
+  exit 0
 }
 trap stop INT TERM EXIT
 
@@ -33,5 +35,6 @@ Press Ctrl-C to stop everything.
 MSG
 while true; do
   sleep 3600 &
-  wait $! || true
+  sleeper=$!
+  wait "${sleeper}" || true
 done

@@ -137,3 +137,52 @@ spec:
 		t.Errorf("kubectl get events.notification:\n%s", out)
 	}
 }
+
+func TestASinkFailingThreeTimesGetsTheEventOnce(t *testing.T) {
+	ns := "e2e-flaky"
+	createNamespace(t, ns)
+	var mu sync.Mutex
+	var requests, accepted int
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		requests++
+		if requests <= 3 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		accepted++
+	}))
+	defer sink.Close()
+	mustKubectl(t, "apply", "--server-side", "-f", writeManifest(t, `
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Provider
+metadata: {name: flaky, namespace: e2e-flaky}
+spec: {type: generic, address: "`+sink.URL+`"}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Alert
+metadata: {name: all, namespace: e2e-flaky}
+spec:
+  providerRef: {name: flaky}
+  eventSources: [{kind: Kustomization, name: '*'}]
+`))
+	mustKubectl(t, "create", "-f", writeManifest(t, `
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Event
+metadata: {namespace: e2e-flaky, name: flaky-event}
+involvedObject: {apiVersion: kustomize.toolkit.fluxcd.io/v1, kind: Kustomization, name: apps, namespace: e2e-flaky}
+severity: error
+timestamp: "2026-11-26T10:00:00Z"
+reason: HealthCheckFailed
+message: "health check failed after 30s"
+reportingController: kustomize-controller
+`))
+	waitFor(t, ns, "events.notification/flaky-event", `jsonpath={.status.deliveries[0].state}=Delivered`)
+	attempts := mustKubectl(t, "-n", ns, "get", "events.notification/flaky-event", "-o", "jsonpath={.status.deliveries[0].attempts}")
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != "4" || requests != 4 || accepted != 1 {
+		t.Errorf("attempts %s, requests %d, accepted %d; want 4, 4, 1", attempts, requests, accepted)
+	}
+}
