@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,12 @@ type Dispatcher struct {
 	synced    []cache.InformerSynced
 	opts      Options
 	queue     workqueue.TypedRateLimitingInterface[string]
+
+	// written holds the last status this dispatcher wrote for Events with
+	// deliveries pending: the informer's copy may not have caught up yet
+	// when the retry comes.
+	mu      sync.Mutex
+	written map[string]*v1beta2.Event
 }
 
 // New returns a Dispatcher reading from the informer factories.
@@ -86,6 +93,7 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 		secrets:   se.Lister(),
 		synced:    []cache.InformerSynced{ev.Informer().HasSynced, al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
 		opts:      opts,
+		written:   map[string]*v1beta2.Event{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.MinBackoff, opts.MaxBackoff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "events", Clock: opts.Clock}),
@@ -99,6 +107,7 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				d.queue.Forget(key) // expired or deleted: no more retries
+				d.remember(key, nil)
 			}
 		},
 	})
@@ -195,12 +204,13 @@ func (d *Dispatcher) Process(ctx context.Context, key string) (bool, error) {
 	}
 	cached, err := d.events.Events(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
+		d.remember(key, nil)
 		return false, nil
 	}
 	if err != nil {
 		return true, err
 	}
-	e := cached.DeepCopy()
+	e := d.latest(key, cached).DeepCopy()
 	if e.Status.RoutedAt == nil {
 		d.route(ctx, e)
 	}
@@ -209,10 +219,43 @@ func (d *Dispatcher) Process(ctx context.Context, key string) (bool, error) {
 			d.deliver(ctx, e, &e.Status.Deliveries[i])
 		}
 	}
-	if err := d.writeStatus(ctx, e); err != nil {
+	written, err := d.writeStatus(ctx, e)
+	if err != nil {
 		return true, err
 	}
-	return needsWork(e), nil
+	pending := needsWork(e)
+	if pending && written != nil {
+		d.remember(key, written)
+	} else {
+		d.remember(key, nil)
+	}
+	return pending, nil
+}
+
+// latest is the newer of the informer's copy and the one last written.
+func (d *Dispatcher) latest(key string, cached *v1beta2.Event) *v1beta2.Event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, ok := d.written[key]
+	if !ok || w.UID != cached.UID {
+		return cached
+	}
+	cachedRV, err1 := strconv.ParseUint(cached.ResourceVersion, 10, 64)
+	writtenRV, err2 := strconv.ParseUint(w.ResourceVersion, 10, 64)
+	if err1 == nil && err2 == nil && writtenRV > cachedRV {
+		return w
+	}
+	return cached
+}
+
+func (d *Dispatcher) remember(key string, e *v1beta2.Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e == nil {
+		delete(d.written, key)
+		return
+	}
+	d.written[key] = e
 }
 
 // route records the Alerts the event matches, each with its Provider.
@@ -343,20 +386,21 @@ func toNotifierEvent(e *v1beta2.Event, a *v1beta2.Alert) notifier.Event {
 }
 
 // writeStatus records routing and deliveries; on a conflict (a user
-// labelled the Event) it writes them onto the latest version.
-func (d *Dispatcher) writeStatus(ctx context.Context, e *v1beta2.Event) error {
+// labelled the Event) it writes them onto the latest version. It returns
+// what was stored, nil when the Event is gone.
+func (d *Dispatcher) writeStatus(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
 	events := d.client.NotificationV1beta2().Events(e.Namespace)
-	_, err := events.UpdateStatus(ctx, e, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
+	written, err := events.UpdateStatus(ctx, e, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
 	if apierrors.IsConflict(err) {
 		latest, gerr := events.Get(ctx, e.Name, metav1.GetOptions{})
 		if gerr != nil {
-			return gerr
+			return nil, gerr
 		}
 		latest.Status = e.Status
-		_, err = events.UpdateStatus(ctx, latest, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
+		written, err = events.UpdateStatus(ctx, latest, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
 	}
 	if apierrors.IsNotFound(err) {
-		return nil // expired meanwhile
+		return nil, nil // expired meanwhile
 	}
-	return err
+	return written, err
 }

@@ -1,0 +1,109 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubeinformers "k8s.io/client-go/informers"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/fake"
+	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
+)
+
+// TestRetriesBackOffExponentiallyUpToTheCap drives the dispatcher with a
+// clock the test controls: each retry waits twice as long as the one
+// before, up to MaxBackoff, and never comes early.
+func TestRetriesBackOffExponentiallyUpToTheCap(t *testing.T) {
+	var requests atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer sink.Close()
+
+	ev := event("error", "failing")
+	ev.Name = "e"
+	client := fake.NewClientset(
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+		alert(nil),
+		ev,
+	)
+	kube := kubefake.NewClientset()
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kube, 0)
+	clock := clocktesting.NewFakeClock(time.Now())
+	d, err := New(client, nf, kf, Options{Workers: 1, MinBackoff: time.Second, MaxBackoff: 4 * time.Second, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	go func() { defer close(done); _ = d.Run(ctx) }()
+
+	waitRequests := func(n int32) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for requests.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d requests, want %d", requests.Load(), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	noMore := func(n int32) {
+		t.Helper()
+		time.Sleep(200 * time.Millisecond)
+		if got := requests.Load(); got != n {
+			t.Fatalf("%d requests, want still %d", got, n)
+		}
+	}
+
+	waitRequests(1) // at once
+	// Wait until the retry is scheduled on the fake clock, then step it.
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		n := requests.Load()
+		waitRecorded(t, client, n)
+		clock.Step(wait - 100*time.Millisecond)
+		noMore(n)
+		clock.Step(100 * time.Millisecond)
+		waitRequests(n + 1)
+	}
+
+	got, err := client.NotificationV1beta2().Events("apps").Get(context.Background(), "e", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Deliveries) != 1 || got.Status.Deliveries[0].State != Pending || got.Status.Deliveries[0].Attempts < 4 {
+		t.Errorf("status %+v, want one pending delivery with its attempts counted", got.Status)
+	}
+}
+
+// waitRecorded waits until the Event's status counts n attempts: the
+// retry is scheduled right after that write.
+func waitRecorded(t *testing.T, client *fake.Clientset, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e, err := client.NotificationV1beta2().Events("apps").Get(context.Background(), "e", metav1.GetOptions{})
+		if err == nil && len(e.Status.Deliveries) == 1 && e.Status.Deliveries[0].Attempts == n {
+			time.Sleep(50 * time.Millisecond)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempt %d never recorded", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
