@@ -92,6 +92,13 @@ func TestExamplesApplyServerSideAndRoundTrip(t *testing.T) {
 		t.Errorf("re-applying the examples changed resourceVersions %s -> %s", before, after)
 	}
 
+	// The example Event is stored once; the same again is a duplicate.
+	events := filepath.Join(examples, "events")
+	mustKubectl(t, "create", "-f", events)
+	if out, err := kubectl(t, "create", "-f", events); err == nil || !strings.Contains(out, "AlreadyExists") {
+		t.Errorf("the example Event posted twice: %v\n%s", err, out)
+	}
+
 	// Every field of the manifests comes back as written.
 	manifest, err := os.ReadFile(filepath.Join(examples, "slack-alerts.yaml"))
 	if err != nil {
