@@ -85,6 +85,28 @@ func New(s *settings.Settings, client *Client) (Notifier, error) {
 		return &Generic{client: client, settings: s, hmac: true}, nil
 	case "slack":
 		return &Slack{client: client, settings: s}, nil
+	case "discord":
+		return &Discord{client: client, settings: s}, nil
+	case "rocket":
+		return &Rocket{client: client, settings: s}, nil
+	case "msteams":
+		return &MSTeams{client: client, settings: s}, nil
+	case "googlechat":
+		return &GoogleChat{client: client, settings: s}, nil
+	case "webex":
+		return &Webex{client: client, settings: s}, nil
+	case "telegram":
+		return &Telegram{client: client, settings: s}, nil
+	case "lark":
+		return &Lark{client: client, settings: s}, nil
+	case "matrix":
+		return &Matrix{client: client, settings: s}, nil
+	case "opsgenie":
+		return &Opsgenie{client: client, settings: s}, nil
+	case "alertmanager":
+		return &Alertmanager{client: client, settings: s}, nil
+	case "grafana":
+		return &Grafana{client: client, settings: s}, nil
 	}
 	return nil, permanent("delivery to providers of type %s is not implemented yet", s.Type)
 }

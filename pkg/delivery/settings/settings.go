@@ -54,8 +54,9 @@ func IsInvalidURL(err error) bool {
 	return errors.As(err, &e)
 }
 
-// typesWithoutAddress do not need an address: Telegram posts to its fixed API.
-var typesWithoutAddress = map[string]bool{"telegram": true}
+// typesWithoutAddress do not need an address: Telegram and Opsgenie have a
+// public API base by default.
+var typesWithoutAddress = map[string]bool{"telegram": true, "opsgenie": true}
 
 // typesRequiringToken cannot authenticate without the Secret's token.
 var typesRequiringToken = map[string]string{
