@@ -35,9 +35,9 @@ fuzz:
 	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
-## integration: the server in-process on a real embedded etcd
+## integration: the server in-process on a real embedded etcd; notifiers against real receivers
 integration:
-	$(GO) test ./test/integration/...
+	$(GO) test ./test/integration/... ./test/peers/...
 
 ## e2e: a real local control plane driven with kubectl
 e2e: build

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine of this
-# kind (Go comes with it): openssl, curl, python3 and kubectl. Only what is
-# missing is installed.
+# kind (Go comes with it): openssl, curl, python3, and Prometheus
+# Alertmanager as a real receiver for the tests; kubectl comes with the
+# machine. Only what is missing is installed.
 set -euo pipefail
 missing=()
-for cmd in openssl curl python3 setsid base64; do
+for cmd in openssl curl python3 setsid base64 prometheus-alertmanager; do
   command -v "${cmd}" >/dev/null 2>&1 || missing+=("${cmd}")
 done
 if (( ${#missing[@]} > 0 )); then
