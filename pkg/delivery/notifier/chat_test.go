@@ -114,6 +114,9 @@ func TestEachTypeSendsWhatItsServiceDocuments(t *testing.T) {
 		{"grafana", func(b string) *settings.Settings {
 			return &settings.Settings{Address: b + "/api/annotations", Token: "glsa", Username: "u", Password: "p"}
 		}, service{method: "POST", path: "/api/annotations", auth: "Bearer glsa", required: []string{"text", "tags", "time"}, answer: `{"message":"Annotation added","id":1}`}},
+		{"githubdispatch", func(b string) *settings.Settings {
+			return &settings.Settings{Address: b + "/stefanprodan/podinfo.git", Token: "ghp_token"}
+		}, service{method: "POST", path: "/api/v3/repos/stefanprodan/podinfo/dispatches", auth: "Bearer ghp_token", required: []string{"event_type", "client_payload"}, status: http.StatusNoContent}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.typ, func(t *testing.T) {

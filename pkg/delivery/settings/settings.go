@@ -60,13 +60,14 @@ var typesWithoutAddress = map[string]bool{"telegram": true, "opsgenie": true}
 
 // typesRequiringToken cannot authenticate without the Secret's token.
 var typesRequiringToken = map[string]string{
-	"generic-hmac": "the HMAC key",
-	"telegram":     "the bot token",
-	"opsgenie":     "the API key",
-	"datadog":      "the API key",
-	"gitlab":       "the access token",
-	"gitea":        "the access token",
-	"bitbucket":    "<username>:<app password>",
+	"generic-hmac":   "the HMAC key",
+	"telegram":       "the bot token",
+	"opsgenie":       "the API key",
+	"datadog":        "the API key",
+	"gitlab":         "the access token",
+	"gitea":          "the access token",
+	"bitbucket":      "<username>:<app password>",
+	"githubdispatch": "a personal access token",
 }
 
 // Resolve merges the Provider's spec with its Secrets and checks the result.
