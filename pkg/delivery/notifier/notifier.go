@@ -113,6 +113,8 @@ func New(s *settings.Settings, client *Client) (Notifier, error) {
 		return &GooglePubSub{client: client, settings: s}, nil
 	case "azureeventhub":
 		return &AzureEventHub{client: client, settings: s}, nil
+	case "sentry":
+		return &Sentry{client: client, settings: s}, nil
 	}
 	return nil, permanent("delivery to providers of type %s is not implemented yet", s.Type)
 }

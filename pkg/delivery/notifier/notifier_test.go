@@ -251,7 +251,7 @@ func TestCustomCAIsTrusted(t *testing.T) {
 }
 
 func TestUnimplementedTypesFailPermanently(t *testing.T) {
-	_, err := New(&settings.Settings{Type: "sentry"}, nil)
+	_, err := New(&settings.Settings{Type: "pagerduty"}, nil)
 	if err == nil || Retryable(err) {
 		t.Errorf("err %v", err)
 	}
