@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestEveryHTTPTypeIsDelivered applies one Provider of each type whose
+// receiver can run on loopback (all but googlepubsub and azureeventhub,
+// whose fixed cloud hosts test/peers and the notifier tests cover), posts
+// one event through the API, and checks every delivery.
+func TestEveryHTTPTypeIsDelivered(t *testing.T) {
+	ns := "e2e-types"
+	createNamespace(t, ns)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen[r.Method+" "+r.URL.Path] = true
+		mu.Unlock()
+		// Slack's and Telegram's ok, Lark's code: every service's success.
+		io.WriteString(w, `{"ok":true,"code":0,"result":{}}`)
+	}))
+	defer fake.Close()
+	base := fake.URL
+	host := strings.TrimPrefix(base, "http://")
+
+	types := []struct{ typ, address, channel, secret, want string }{
+		{"generic", base + "/generic", "", "", "POST /generic"},
+		{"generic-hmac", base + "/hmac", "", "hmac-key", "POST /hmac"},
+		{"slack", base + "/slack/api/chat.postMessage", "general", "xoxb-token", "POST /slack/api/chat.postMessage"},
+		{"discord", base + "/discord/api/webhooks/1/t", "", "", "POST /discord/api/webhooks/1/t/slack"},
+		{"rocket", base + "/rocket/hooks/x/y", "#flux", "", "POST /rocket/hooks/x/y"},
+		{"msteams", base + "/teams/workflows/x?sig=abc", "", "", "POST /teams/workflows/x"},
+		{"googlechat", base + "/chat/v1/spaces/A/messages?key=k", "", "", "POST /chat/v1/spaces/A/messages"},
+		{"webex", base + "/webex/v1/messages", "room", "webex-token", "POST /webex/v1/messages"},
+		{"telegram", base + "/telegram", "-100123", "123:ABC", "POST /telegram/bot123:ABC/sendMessage"},
+		{"lark", base + "/lark/hook", "", "", "POST /lark/hook"},
+		{"matrix", base + "/matrix", "!room:example.org", "syt-token", "PUT /matrix/_matrix/client/r0/rooms/!room:example.org/send/m.room.message/"},
+		{"opsgenie", base + "/opsgenie/v2/alerts", "", "genie-key", "POST /opsgenie/v2/alerts"},
+		{"alertmanager", base + "/am/api/v2/alerts", "", "", "POST /am/api/v2/alerts"},
+		{"grafana", base + "/grafana/api/annotations", "", "", "POST /grafana/api/annotations"},
+		{"githubdispatch", base + "/org/repo", "", "ghp-token", "POST /api/v3/repos/org/repo/dispatches"},
+		{"sentry", "http://publickey@" + host + "/42", "production", "", "POST /api/42/envelope/"},
+	}
+	var manifest strings.Builder
+	for _, tc := range types {
+		name := "p-" + tc.typ
+		fmt.Fprintf(&manifest, "---\napiVersion: notification.toolkit.fluxcd.io/v1beta2\nkind: Provider\nmetadata: {name: %s, namespace: %s}\nspec:\n  type: %s\n  address: %q\n", name, ns, tc.typ, tc.address)
+		if tc.channel != "" {
+			fmt.Fprintf(&manifest, "  channel: %q\n", tc.channel)
+		}
+		if tc.secret != "" {
+			fmt.Fprintf(&manifest, "  secretRef: {name: %s}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s}\nstringData: {token: %q}\n", name, name, ns, tc.secret)
+		}
+		fmt.Fprintf(&manifest, "---\napiVersion: notification.toolkit.fluxcd.io/v1beta2\nkind: Alert\nmetadata: {name: %s, namespace: %s}\nspec:\n  providerRef: {name: %s}\n  eventSources: [{kind: Kustomization, name: '*'}]\n", name, ns, name)
+	}
+	mustKubectl(t, "apply", "--server-side", "-f", writeManifest(t, manifest.String()))
+	mustKubectl(t, "create", "-f", writeManifest(t, `
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Event
+metadata: {namespace: e2e-types, name: to-everyone}
+involvedObject: {apiVersion: kustomize.toolkit.fluxcd.io/v1, kind: Kustomization, name: apps, namespace: e2e-types}
+severity: error
+timestamp: "2026-11-26T10:00:00Z"
+reason: ReconciliationFailed
+message: "kustomize build failed"
+eventMetadata: {kustomize.toolkit.fluxcd.io/revision: "main@sha1:731f7eaddfb6af01cb2173e18f0f75b0ba780ef1"}
+reportingController: kustomize-controller
+`))
+	want := fmt.Sprintf("%d/%d", len(types), len(types))
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out := mustKubectl(t, "get", "events.notification", "-n", ns, "to-everyone", "--no-headers")
+		if strings.Contains(out, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			status, _ := kubectl(t, "get", "events.notification", "-n", ns, "to-everyone", "-o", "jsonpath={.status}")
+			t.Fatalf("not every type delivered:\n%s\n%s", out, status)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, tc := range types {
+		found := false
+		for k := range seen {
+			if strings.HasPrefix(k, tc.want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: the fake never saw %s (it saw %v)", tc.typ, tc.want, seen)
+		}
+	}
+}
