@@ -42,7 +42,9 @@ func restartServer(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
-			t.Fatal("notification-apiserver did not stop on SIGTERM")
+			// Dump its goroutines into its log, to see what held it.
+			_ = syscall.Kill(pid, syscall.SIGQUIT)
+			t.Fatal("notification-apiserver did not stop on SIGTERM within 30s; its goroutines are in its log")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

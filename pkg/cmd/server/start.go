@@ -52,6 +52,8 @@ type Options struct {
 	LeaderElection apiserver.LeaderElection
 	// Events are the retention and dedup window of Events.
 	Events eventstorage.Options
+	// ShutdownWatchGrace bounds how long a shutdown waits for open watches.
+	ShutdownWatchGrace time.Duration
 	// Delivery tunes the delivery loop.
 	Delivery delivery.Options
 
@@ -65,8 +67,9 @@ func NewOptions() *Options {
 			etcdPathPrefix,
 			apiserver.Codecs.LegacyCodec(v1beta2.SchemeGroupVersion),
 		),
-		EmbeddedEtcdDir: "notification-apiserver.etcd",
-		Events:          eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute},
+		EmbeddedEtcdDir:    "notification-apiserver.etcd",
+		Events:             eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute},
+		ShutdownWatchGrace: 5 * time.Second,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
 			Namespace: defaultNamespace(),
@@ -88,6 +91,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Directory of the embedded etcd server, started in this process when --etcd-servers is empty. "+
 			"Its data survives restarts. Embedded etcd serves one replica only: replicas must share --etcd-servers.")
 	ro.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	fss.FlagSet("secure serving").DurationVar(&o.ShutdownWatchGrace, "shutdown-watch-termination-grace-period", o.ShutdownWatchGrace,
+		"On SIGTERM, how long open watches (such as the kube-controller-manager's, through the aggregator) may drain "+
+			"before they are ended. Without it, a shutdown waits for them until the request timeout.")
 	fss.FlagSet("secure serving").StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names for the self-signed serving certificate made when --tls-cert-file is not given, "+
 			"such as the <service>.<namespace>.svc name the aggregator verifies.")
@@ -192,6 +198,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	cfg.OpenAPIV3Config.Info.Title = "notification-apiserver"
 	cfg.OpenAPIV3Config.Info.Version = "v1beta2"
 	cfg.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	// End open watches on shutdown, or http.Server.Shutdown waits for them.
+	cfg.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchGrace
 	cfg.FeatureGate = utilfeature.DefaultFeatureGate
 
 	var notificationInformers informers.SharedInformerFactory

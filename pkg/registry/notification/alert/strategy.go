@@ -1,129 +1,49 @@
-// Package alert stores Alerts: their strategies, REST storage and
-// table output.
+// Package alert stores Alerts: the reconciled kind's description
+// of them, from which package reconciled makes strategies and storage.
 package alert
 
 import (
-	"context"
-	"fmt"
-
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
-	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/validation"
+	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/reconciled"
 )
 
-// strategy is how Alerts are created, updated and deleted through the
-// main resource: the spec is the user's, the status is left untouched.
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+// Kind describes Alerts.
+var Kind = &reconciled.Kind[*notification.Alert]{
+	Resource:             "alerts",
+	Singular:             "alert",
+	New:                  func() *notification.Alert { return &notification.Alert{} },
+	NewList:              func() runtime.Object { return &notification.AlertList{} },
+	Spec:                 func(a *notification.Alert) any { return a.Spec },
+	Conditions:           func(a *notification.Alert) *[]metav1.Condition { return &a.Status.Conditions },
+	ResetStatus:          func(a *notification.Alert) { a.Status = notification.AlertStatus{} },
+	CopyStatus:           func(to, from *notification.Alert) { to.Status = from.Status },
+	CopySpec:             func(to, from *notification.Alert) { to.Spec = from.Spec },
+	Validate:             validation.ValidateAlert,
+	ValidateUpdate:       validation.ValidateAlertUpdate,
+	ValidateStatusUpdate: validation.ValidateAlertStatusUpdate,
+}
+
+// NewREST returns the storage of alerts and alerts/status.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*reconciled.REST, *reconciled.StatusREST, error) {
+	return reconciled.NewREST(scheme, optsGetter, Kind)
 }
 
 // NewStrategy returns the strategy of the alerts resource.
-func NewStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
-}
-
-func (strategy) NamespaceScoped() bool { return true }
-
-// GetResetFields tells server-side apply that status is not the main
-// resource's to set.
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"notification.toolkit.fluxcd.io/v1beta2": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
-}
-
-func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	a := obj.(*notification.Alert)
-	a.Status = notification.AlertStatus{}
-	a.Generation = 1
-	conditions.MarkReconciling(&a.Status.Conditions, a.Generation)
-}
-
-func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	a, oldA := obj.(*notification.Alert), old.(*notification.Alert)
-	a.Status = oldA.Status
-	if !apiequality.Semantic.DeepEqual(a.Spec, oldA.Spec) {
-		a.Generation = oldA.Generation + 1
-		// The new generation is unchecked until the reconciler sees it.
-		conditions.MarkReconciling(&a.Status.Conditions, a.Generation)
-	}
-}
-
-func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateAlert(obj.(*notification.Alert))
-}
-
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (strategy) Canonicalize(runtime.Object) {}
-
-func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateAlertUpdate(obj.(*notification.Alert), old.(*notification.Alert))
-}
-
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-// statusStrategy is how the /status subresource updates a Alert: only
-// the status changes.
-type statusStrategy struct {
-	strategy
+func NewStrategy(typer runtime.ObjectTyper) reconciled.Strategy[*notification.Alert] {
+	return reconciled.NewStrategy(typer, Kind)
 }
 
 // NewStatusStrategy returns the strategy of the alerts/status subresource.
-func NewStatusStrategy(typer runtime.ObjectTyper) statusStrategy {
-	return statusStrategy{NewStrategy(typer)}
+func NewStatusStrategy(typer runtime.ObjectTyper) reconciled.StatusStrategy[*notification.Alert] {
+	return reconciled.NewStatusStrategy(typer, Kind)
 }
 
-// GetResetFields tells server-side apply that spec is not the status
-// subresource's to set.
-func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"notification.toolkit.fluxcd.io/v1beta2": fieldpath.NewSet(fieldpath.MakePathOrDie("spec")),
-	}
-}
-
-func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
-	a, oldA := obj.(*notification.Alert), old.(*notification.Alert)
-	a.Spec = oldA.Spec
-	metav1.ResetObjectMetaForStatus(&a.ObjectMeta, &oldA.ObjectMeta)
-}
-
-func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateAlertStatusUpdate(obj.(*notification.Alert), old.(*notification.Alert))
-}
-
-func (statusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-// GetAttrs returns the labels and fields a Alert can be selected by.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	a, ok := obj.(*notification.Alert)
-	if !ok {
-		return nil, nil, fmt.Errorf("not a Alert: %T", obj)
-	}
-	return a.Labels, generic.ObjectMetaFieldsSet(&a.ObjectMeta, true), nil
-}
-
-// Match selects Alerts by label and field.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
-}
+// GetAttrs returns the labels and fields an Alert can be selected by.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) { return Kind.GetAttrs(obj) }

@@ -1,4 +1,4 @@
-package provider
+package reconciled_test
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
 )
 
-func provider() *notification.Provider {
+func newProvider() *notification.Provider {
 	return &notification.Provider{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Generation: 4, ResourceVersion: "9"},
 		Spec:       notification.ProviderSpec{Type: "slack", Channel: "general"},
@@ -23,8 +24,8 @@ func provider() *notification.Provider {
 }
 
 func TestCreateStartsAtGenerationOneWithEmptyStatus(t *testing.T) {
-	p := provider()
-	NewStrategy(runtime.NewScheme()).PrepareForCreate(context.Background(), p)
+	p := newProvider()
+	provider.NewStrategy(runtime.NewScheme()).PrepareForCreate(context.Background(), p)
 	if p.Generation != 1 {
 		t.Errorf("generation = %d, want 1", p.Generation)
 	}
@@ -37,7 +38,7 @@ func TestCreateStartsAtGenerationOneWithEmptyStatus(t *testing.T) {
 }
 
 func TestUpdateBumpsGenerationOnSpecChangesOnly(t *testing.T) {
-	s := NewStrategy(runtime.NewScheme())
+	s := provider.NewStrategy(runtime.NewScheme())
 	for _, tc := range []struct {
 		name   string
 		mutate func(*notification.Provider)
@@ -49,7 +50,7 @@ func TestUpdateBumpsGenerationOnSpecChangesOnly(t *testing.T) {
 		{"no change", func(*notification.Provider) {}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			old, p := provider(), provider()
+			old, p := newProvider(), newProvider()
 			tc.mutate(p)
 			s.PrepareForUpdate(context.Background(), p, old)
 			if p.Generation != tc.want {
@@ -70,11 +71,11 @@ func TestUpdateBumpsGenerationOnSpecChangesOnly(t *testing.T) {
 }
 
 func TestStatusUpdateKeepsSpecAndMetadata(t *testing.T) {
-	old, p := provider(), provider()
+	old, p := newProvider(), newProvider()
 	p.Spec.Channel = "sneaky"
 	p.Labels = map[string]string{"sneaky": "yes"}
 	p.Status.ObservedGeneration = 3
-	NewStatusStrategy(runtime.NewScheme()).PrepareForUpdate(context.Background(), p, old)
+	provider.NewStatusStrategy(runtime.NewScheme()).PrepareForUpdate(context.Background(), p, old)
 	if p.Spec.Channel != "general" {
 		t.Errorf("status update changed spec.channel to %q", p.Spec.Channel)
 	}
@@ -87,8 +88,8 @@ func TestStatusUpdateKeepsSpecAndMetadata(t *testing.T) {
 }
 
 func TestResetFieldsSplitSpecAndStatus(t *testing.T) {
-	main := NewStrategy(runtime.NewScheme()).GetResetFields()["notification.toolkit.fluxcd.io/v1beta2"]
-	status := NewStatusStrategy(runtime.NewScheme()).GetResetFields()["notification.toolkit.fluxcd.io/v1beta2"]
+	main := provider.NewStrategy(runtime.NewScheme()).GetResetFields()["notification.toolkit.fluxcd.io/v1beta2"]
+	status := provider.NewStatusStrategy(runtime.NewScheme()).GetResetFields()["notification.toolkit.fluxcd.io/v1beta2"]
 	if main == nil || main.String() != ".status" {
 		t.Errorf("main resource resets %v, want .status", main)
 	}
@@ -98,16 +99,16 @@ func TestResetFieldsSplitSpecAndStatus(t *testing.T) {
 }
 
 func TestGetAttrsSelectsByNameAndNamespace(t *testing.T) {
-	p := provider()
+	p := newProvider()
 	p.Labels = map[string]string{"team": "a"}
-	labels, fields, err := GetAttrs(p)
+	labels, fields, err := provider.GetAttrs(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if labels["team"] != "a" || fields["metadata.name"] != "p" || fields["metadata.namespace"] != "ns" {
 		t.Errorf("attrs labels=%v fields=%v", labels, fields)
 	}
-	if _, _, err := GetAttrs(&notification.Alert{}); err == nil {
+	if _, _, err := provider.GetAttrs(&notification.Alert{}); err == nil {
 		t.Errorf("GetAttrs accepted an Alert")
 	}
 }

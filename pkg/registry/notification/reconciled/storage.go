@@ -1,4 +1,4 @@
-package alert
+package reconciled
 
 import (
 	"context"
@@ -15,15 +15,16 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/table"
 )
 
-// REST is the etcd storage of the alerts resource.
+// REST is the etcd storage of a reconciled kind's resource.
 type REST struct {
 	*genericregistry.Store
 }
 
-// StatusREST is the storage of the alerts/status subresource. It shares
+// StatusREST is the storage of the kind's status subresource. It shares
 // the main resource's store.
 type StatusREST struct {
 	store *genericregistry.Store
+	new   func() runtime.Object
 }
 
 var (
@@ -31,58 +32,57 @@ var (
 	_ rest.Patcher            = &StatusREST{}
 )
 
-// NewREST returns the storage of alerts and alerts/status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
-	s := NewStrategy(scheme)
+// NewREST returns the storage of a kind and of its status.
+func NewREST[T Object](scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, k *Kind[T]) (*REST, *StatusREST, error) {
+	s := NewStrategy(scheme, k)
+	newObj := func() runtime.Object { return k.New() }
 	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &notification.Alert{} },
-		NewListFunc:               func() runtime.Object { return &notification.AlertList{} },
-		PredicateFunc:             Match,
-		DefaultQualifiedResource:  notification.Resource("alerts"),
-		SingularQualifiedResource: notification.Resource("alert"),
+		NewFunc:                   newObj,
+		NewListFunc:               k.NewList,
+		PredicateFunc:             k.Match,
+		DefaultQualifiedResource:  notification.Resource(k.Resource),
+		SingularQualifiedResource: notification.Resource(k.Singular),
 		CreateStrategy:            s,
 		UpdateStrategy:            s,
 		DeleteStrategy:            s,
 		ResetFieldsStrategy:       s,
-		TableConvertor:            table.New(statusConditions),
+		TableConvertor: table.New(func(obj runtime.Object) ([]metav1.Condition, bool) {
+			o, ok := obj.(T)
+			if !ok {
+				return nil, false
+			}
+			return *k.Conditions(o), true
+		}),
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
-		return nil, nil, fmt.Errorf("completing alert storage: %w", err)
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: k.GetAttrs}); err != nil {
+		return nil, nil, fmt.Errorf("completing %s storage: %w", k.Singular, err)
 	}
 	statusStore := *store
-	ss := NewStatusStrategy(scheme)
+	ss := NewStatusStrategy(scheme, k)
 	statusStore.CreateStrategy = nil
 	statusStore.DeleteStrategy = nil
 	statusStore.UpdateStrategy = ss
 	statusStore.ResetFieldsStrategy = ss
-	return &REST{store}, &StatusREST{store: &statusStore}, nil
+	return &REST{store}, &StatusREST{store: &statusStore, new: newObj}, nil
 }
 
-func statusConditions(obj runtime.Object) ([]metav1.Condition, bool) {
-	a, ok := obj.(*notification.Alert)
-	if !ok {
-		return nil, false
-	}
-	return a.Status.Conditions, true
-}
-
-// Categories puts alerts in `kubectl get all` and `kubectl get flux`.
+// Categories puts the kind in `kubectl get all` and `kubectl get flux`.
 func (*REST) Categories() []string {
 	return []string{"all", "flux", "fluxcd", "fluxcd-notifications"}
 }
 
-// New returns an empty Alert.
-func (r *StatusREST) New() runtime.Object { return &notification.Alert{} }
+// New returns an empty object.
+func (r *StatusREST) New() runtime.Object { return r.new() }
 
 // Destroy does nothing: the store is the main resource's.
 func (r *StatusREST) Destroy() {}
 
-// Get returns a Alert; patching the status needs it.
+// Get returns an object; patching the status needs it.
 func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
 	return r.store.Get(ctx, name, options)
 }
 
-// Update writes a Alert's status. A subresource never creates.
+// Update writes an object's status. A subresource never creates.
 func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
 }
@@ -92,7 +92,7 @@ func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return r.store.GetResetFields()
 }
 
-// ConvertToTable prints a Alert read through /status like the main resource.
+// ConvertToTable prints an object read through /status like the main resource.
 func (r *StatusREST) ConvertToTable(ctx context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
 	return r.store.ConvertToTable(ctx, obj, opts)
 }
