@@ -41,10 +41,12 @@ fuzz:
 integration:
 	$(GO) test ./test/integration/... ./test/peers/...
 
-## e2e: a real local control plane driven with kubectl
+## e2e: a real local control plane driven with kubectl (its state in .local/e2e)
 e2e: build
 	hack/build-control-plane.sh
-	$(GO) test -count=1 -timeout 30m ./test/e2e/...
+	@# The suite stops its control plane itself; the trap covers a panic or a timeout.
+	trap 'LOCAL_DIR=$(CURDIR)/.local/e2e hack/local-down.sh' EXIT; \
+	  E2E_LOCAL_DIR=$(CURDIR)/.local/e2e $(GO) test -count=1 -timeout 30m ./test/e2e/...
 
 ## test: everything CI runs
 test: deps verify unit fuzz integration e2e

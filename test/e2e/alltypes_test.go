@@ -12,9 +12,10 @@ import (
 )
 
 // TestEveryHTTPTypeIsDelivered applies one Provider of each type whose
-// receiver can run on loopback (all but googlepubsub and azureeventhub,
-// whose fixed cloud hosts test/peers and the notifier tests cover), posts
-// one event through the API, and checks every delivery.
+// receiver can run on loopback (all but azureeventhub, whose fixed cloud
+// host the notifier tests cover with a dialer of their own), posts one
+// event through the API, and checks every delivery: googlepubsub goes to
+// the real Pub/Sub emulator.
 func TestEveryHTTPTypeIsDelivered(t *testing.T) {
 	ns := "e2e-types"
 	createNamespace(t, ns)
@@ -50,6 +51,24 @@ func TestEveryHTTPTypeIsDelivered(t *testing.T) {
 		{"githubdispatch", base + "/org/repo", "", "ghp-token", "POST /api/v3/repos/org/repo/dispatches"},
 		{"sentry", "http://publickey@" + host + "/42", "production", "", "POST /api/42/envelope/"},
 	}
+	// The Pub/Sub topic and a subscription to read the message back.
+	pubsub := "http://" + pubsubHost + "/v1/projects/e2e-project"
+	for _, call := range []struct{ path, body string }{
+		{"/topics/flux-events", `{}`},
+		{"/subscriptions/flux-sub", `{"topic":"projects/e2e-project/topics/flux-events"}`},
+	} {
+		req, _ := http.NewRequest(http.MethodPut, pubsub+call.path, strings.NewReader(call.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT %s: %d", call.path, resp.StatusCode)
+		}
+	}
+	types = append(types, struct{ typ, address, channel, secret, want string }{"googlepubsub", "e2e-project", "flux-events", "", ""})
+
 	var manifest strings.Builder
 	for _, tc := range types {
 		name := "p-" + tc.typ
@@ -88,9 +107,21 @@ reportingController: kustomize-controller
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	resp, err := http.Post(pubsub+"/subscriptions/flux-sub:pull", "application/json", strings.NewReader(`{"maxMessages":10}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(pulled), `"data"`) {
+		t.Errorf("nothing pulled from the Pub/Sub subscription: %s", pulled)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, tc := range types {
+		if tc.want == "" {
+			continue // not on the fake
+		}
 		found := false
 		for k := range seen {
 			if strings.HasPrefix(k, tc.want) {

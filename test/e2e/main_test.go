@@ -7,6 +7,8 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -22,6 +25,7 @@ import (
 )
 
 var (
+	pubsubHost string // host:port of the Pub/Sub emulator
 	root       string // the repository
 	kubeconfig string // the admin kubeconfig of the control plane
 	localDir   string // the control plane's state: logs/, pki/, ...
@@ -47,6 +51,17 @@ func run(m *testing.M) int {
 		defer os.RemoveAll(localDir)
 	}
 	env := append(os.Environ(), "LOCAL_DIR="+localDir)
+
+	// The Pub/Sub emulator, for the googlepubsub Provider: the server
+	// talks to it through PUBSUB_EMULATOR_HOST, Google's convention.
+	emulator, stopEmulator, err := startPubSubEmulator()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	defer stopEmulator()
+	pubsubHost = emulator
+	env = append(env, "PUBSUB_EMULATOR_HOST="+emulator)
 
 	down := func() {
 		cmd := exec.Command(filepath.Join(root, "hack", "local-down.sh"))
@@ -140,4 +155,43 @@ func createNamespace(t *testing.T, name string) {
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 		_ = cmd.Run()
 	})
+}
+
+const pubsubEmulator = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+// startPubSubEmulator starts the Google Pub/Sub emulator on a free loopback
+// port and returns its host:port and how to stop it.
+func startPubSubEmulator() (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(pubsubEmulator, "--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
+	cmd.Env = append(os.Environ(), "JAVA_TOOL_OPTIONS=-Xmx256m")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a script that starts java: stop both
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("starting the Pub/Sub emulator: %w", err)
+	}
+	stop := func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get("http://" + host + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return host, stop, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("the Pub/Sub emulator is not ready after 90s: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
