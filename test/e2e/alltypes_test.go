@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,12 +12,11 @@ import (
 	"time"
 )
 
-// TestEveryHTTPTypeIsDelivered applies one Provider of each type whose
-// receiver can run on loopback (all but azureeventhub, whose fixed cloud
-// host the notifier tests cover with a dialer of their own), posts one
-// event through the API, and checks every delivery: googlepubsub goes to
-// the real Pub/Sub emulator.
-func TestEveryHTTPTypeIsDelivered(t *testing.T) {
+// TestEveryAlertingTypeIsDelivered applies one Provider of each alerting type,
+// posts one event through the API, and checks every delivery: googlepubsub
+// goes to the real Pub/Sub emulator; azureeventhub to a TLS fake on
+// loopback named by a SAS connection string (its CA from certSecretRef).
+func TestEveryAlertingTypeIsDelivered(t *testing.T) {
 	ns := "e2e-types"
 	createNamespace(t, ns)
 	var mu sync.Mutex
@@ -69,7 +69,54 @@ func TestEveryHTTPTypeIsDelivered(t *testing.T) {
 	}
 	types = append(types, struct{ typ, address, channel, secret, want string }{"googlepubsub", "e2e-project", "flux-events", "", ""})
 
+	// Azure Event Hubs: a TLS fake that checks the SAS-signed send.
+	var hubMu sync.Mutex
+	var hubSends int
+	hub := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/flux-hub/messages" ||
+			!strings.HasPrefix(r.Header.Get("Authorization"), "SharedAccessSignature sr=") || !strings.Contains(r.Header.Get("Authorization"), "skn=send") {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		hubMu.Lock()
+		hubSends++
+		hubMu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer hub.Close()
+	hubCA := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hub.Certificate().Raw}))
+	hubAddress := "Endpoint=sb://" + strings.TrimPrefix(hub.URL, "https://") + "/;SharedAccessKeyName=send;SharedAccessKey=a2V5;EntityPath=flux-hub"
+
 	var manifest strings.Builder
+	fmt.Fprintf(&manifest, `---
+apiVersion: v1
+kind: Secret
+metadata: {name: p-azureeventhub, namespace: %s}
+stringData:
+  address: %q
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: hub-ca, namespace: %s}
+stringData:
+  ca.crt: %q
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Provider
+metadata: {name: p-azureeventhub, namespace: %s}
+spec:
+  type: azureeventhub
+  secretRef: {name: p-azureeventhub}
+  certSecretRef: {name: hub-ca}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Alert
+metadata: {name: p-azureeventhub, namespace: %s}
+spec:
+  providerRef: {name: p-azureeventhub}
+  eventSources: [{kind: Kustomization, name: '*'}]
+`, ns, hubAddress, ns, hubCA, ns, ns)
 	for _, tc := range types {
 		name := "p-" + tc.typ
 		fmt.Fprintf(&manifest, "---\napiVersion: notification.toolkit.fluxcd.io/v1beta2\nkind: Provider\nmetadata: {name: %s, namespace: %s}\nspec:\n  type: %s\n  address: %q\n", name, ns, tc.typ, tc.address)
@@ -94,7 +141,7 @@ message: "kustomize build failed"
 eventMetadata: {kustomize.toolkit.fluxcd.io/revision: "main@sha1:731f7eaddfb6af01cb2173e18f0f75b0ba780ef1"}
 reportingController: kustomize-controller
 `))
-	want := fmt.Sprintf("%d/%d", len(types), len(types))
+	want := fmt.Sprintf("%d/%d", len(types)+1, len(types)+1) // and azureeventhub
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		out := mustKubectl(t, "get", "events.notification", "-n", ns, "to-everyone", "--no-headers")
@@ -116,6 +163,11 @@ reportingController: kustomize-controller
 	if !strings.Contains(string(pulled), `"data"`) {
 		t.Errorf("nothing pulled from the Pub/Sub subscription: %s", pulled)
 	}
+	hubMu.Lock()
+	if hubSends != 1 {
+		t.Errorf("the Event Hub fake got %d sends, want 1", hubSends)
+	}
+	hubMu.Unlock()
 	mu.Lock()
 	defer mu.Unlock()
 	for _, tc := range types {
