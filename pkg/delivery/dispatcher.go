@@ -356,6 +356,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 	case err == nil:
 		delivery.State, delivery.Message = Delivered, ""
 		deliveries.WithLabelValues(s.Type, "delivered").Inc()
+	case notifier.IsSkip(err):
+		delivery.State, delivery.Message = Skipped, err.Error()
+		deliveries.WithLabelValues(s.Type, "skipped").Inc()
 	case notifier.Retryable(err):
 		delivery.State, delivery.Message = Pending, client.Redact(err.Error())
 		deliveries.WithLabelValues(s.Type, "retry").Inc()

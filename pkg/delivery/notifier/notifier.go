@@ -115,6 +115,8 @@ func New(s *settings.Settings, client *Client) (Notifier, error) {
 		return &AzureEventHub{client: client, settings: s}, nil
 	case "sentry":
 		return &Sentry{client: client, settings: s}, nil
+	case "github", "gitlab", "gitea", "bitbucket", "bitbucketserver", "azuredevops":
+		return newCommitStatus(s, client)
 	}
 	return nil, permanent("delivery to providers of type %s is not implemented yet", s.Type)
 }

@@ -68,6 +68,8 @@ var typesRequiringToken = map[string]string{
 	"gitea":          "the access token",
 	"bitbucket":      "<username>:<app password>",
 	"githubdispatch": "a personal access token",
+	"github":         "a personal access token",
+	"azuredevops":    "a personal access token",
 }
 
 // Resolve merges the Provider's spec with its Secrets and checks the result.
