@@ -280,3 +280,30 @@ func TestBitbucketKeysAreHashedToFortyCharacters(t *testing.T) {
 		t.Errorf("context %q", got)
 	}
 }
+
+func TestGitLabRefusingARepeatedStateIsDone(t *testing.T) {
+	fake := &gitFake{t: t,
+		listPath: "/api/v4/projects/g%2Fp/repository/commits/" + sha + "/statuses", createPath: "/api/v4/projects/g%2Fp/statuses/" + sha,
+		auth: func(r *http.Request) bool { return r.Header.Get("PRIVATE-TOKEN") == "glpat" }, fields: []string{"state", "name"}, stateField: "state",
+		states: []string{"pending", "running", "success", "failed"}, repeat400: true,
+		list: func([]map[string]any) any { return []any{} }, // a list that misses the status
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	s := &settings.Settings{Type: "gitlab", Address: srv.URL + "/g/p", Token: "glpat"}
+	c, _ := NewClient(s, 0)
+	n, err := New(s, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sampleEvent()
+	e.Metadata["revision"] = sha
+	for i := range 2 {
+		if err := n.Post(t.Context(), e); err != nil {
+			t.Fatalf("post %d: %v (GitLab's 400 on a repeated state means it is there)", i, err)
+		}
+	}
+	if len(fake.posted) != 1 {
+		t.Errorf("%d statuses stored", len(fake.posted))
+	}
+}
