@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
@@ -244,5 +245,48 @@ func TestDeliveryMetrics(t *testing.T) {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func TestMatchLabelsSelectByTheObjectsLabels(t *testing.T) {
+	ns := "deliver-labels"
+	rcv := &webhookReceiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	setupRoute(t, ns, srv.URL, nil)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		a, err := client.NotificationV1beta2().Alerts(ns).Get(t.Context(), "all", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		a.Spec.EventSources[0].MatchLabels = map[string]string{"tier": "web"}
+		_, err = client.NotificationV1beta2().Alerts(ns).Update(t.Context(), a, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled := newEvent(ns, "labelled object")
+	labelled.InvolvedObject.Name = "labelled"
+	created, err := client.NotificationV1beta2().Events(ns).Create(t.Context(), labelled, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDelivery(t, ns, created.Name, "Delivered")
+
+	other, err := client.NotificationV1beta2().Events(ns).Create(t.Context(), newEvent(ns, "other object"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		e, err := client.NotificationV1beta2().Events(ns).Get(ctx, other.Name, metav1.GetOptions{})
+		return err == nil && e.Status.RoutedAt != nil, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := client.NotificationV1beta2().Events(ns).Get(t.Context(), other.Name, metav1.GetOptions{})
+	if len(e.Status.Deliveries) != 0 || e.Status.Message != "no Alert matched" || rcv.count() != 1 {
+		t.Errorf("an object without the labels was delivered: %+v, %d requests", e.Status, rcv.count())
 	}
 }
