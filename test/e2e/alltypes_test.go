@@ -50,6 +50,8 @@ func TestEveryAlertingTypeIsDelivered(t *testing.T) {
 		{"grafana", base + "/grafana/api/annotations", "", "", "POST /grafana/api/annotations"},
 		{"githubdispatch", base + "/org/repo", "", "ghp-token", "POST /api/v3/repos/org/repo/dispatches"},
 		{"sentry", "http://publickey@" + host + "/42", "production", "", "POST /api/42/envelope/"},
+		{"pagerduty", base + "/ignored", "routing-key", "", "POST /v2/enqueue"},
+		{"datadog", base, "", "dd-key", "POST /api/v1/events"},
 	}
 	// The Pub/Sub topic and a subscription to read the message back.
 	pubsub := "http://" + pubsubHost + "/v1/projects/e2e-project"

@@ -188,3 +188,11 @@ func (g *GoogleChat) Post(ctx context.Context, e Event) error {
 	_, err := postJSON(ctx, g.client, http.MethodPost, g.settings.Address, GoogleChatPayload(e), "")
 	return err
 }
+
+func jsonBody(payload any) ([]byte, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return nil, permanent("encoding the message: %v", err)
+	}
+	return body, nil
+}

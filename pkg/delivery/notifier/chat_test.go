@@ -114,6 +114,9 @@ func TestEachTypeSendsWhatItsServiceDocuments(t *testing.T) {
 		{"grafana", func(b string) *settings.Settings {
 			return &settings.Settings{Address: b + "/api/annotations", Token: "glsa", Username: "u", Password: "p"}
 		}, service{method: "POST", path: "/api/annotations", auth: "Bearer glsa", required: []string{"text", "tags", "time"}, answer: `{"message":"Annotation added","id":1}`}},
+		{"datadog", func(b string) *settings.Settings {
+			return &settings.Settings{Address: b + "/ignored/path", Token: "dd-key"}
+		}, service{method: "POST", path: "/api/v1/events", required: []string{"alert_type", "date_happened", "source_type_name", "tags", "text", "title"}, status: http.StatusAccepted}},
 		{"githubdispatch", func(b string) *settings.Settings {
 			return &settings.Settings{Address: b + "/stefanprodan/podinfo.git", Token: "ghp_token"}
 		}, service{method: "POST", path: "/api/v3/repos/stefanprodan/podinfo/dispatches", auth: "Bearer ghp_token", required: []string{"event_type", "client_payload"}, status: http.StatusNoContent}},

@@ -115,6 +115,10 @@ func New(s *settings.Settings, client *Client) (Notifier, error) {
 		return &AzureEventHub{client: client, settings: s}, nil
 	case "sentry":
 		return &Sentry{client: client, settings: s}, nil
+	case "pagerduty":
+		return &PagerDuty{client: client, settings: s}, nil
+	case "datadog":
+		return &Datadog{client: client, settings: s}, nil
 	case "github", "gitlab", "gitea", "bitbucket", "bitbucketserver", "azuredevops":
 		return newCommitStatus(s, client)
 	}

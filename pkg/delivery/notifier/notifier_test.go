@@ -250,8 +250,8 @@ func TestCustomCAIsTrusted(t *testing.T) {
 	}
 }
 
-func TestUnimplementedTypesFailPermanently(t *testing.T) {
-	_, err := New(&settings.Settings{Type: "pagerduty"}, nil)
+func TestUnknownTypesFailPermanently(t *testing.T) {
+	_, err := New(&settings.Settings{Type: "nats"}, nil)
 	if err == nil || Retryable(err) {
 		t.Errorf("err %v", err)
 	}

@@ -17,6 +17,7 @@ var typesRequiringChannel = map[string]string{
 	notification.TelegramProvider:     "the chat ID or @username",
 	notification.MatrixProvider:       "the room ID",
 	notification.WebexProvider:        "the room ID",
+	notification.PagerDutyProvider:    "the integration's routing key",
 }
 
 // typesWithoutProxy cannot send through spec.proxy, per the Provider reference.
