@@ -1,0 +1,85 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
+)
+
+// FuzzProviderValidation feeds arbitrary strings to every Provider field:
+// validation never panics, and never echoes an address or proxy.
+func FuzzProviderValidation(f *testing.F) {
+	f.Add("slack", "https://slack.com/api/chat.postMessage", "general", "http://proxy:3128", "secret", int64(time.Minute))
+	f.Add("github", "git@github.com:org/repo.git", "", "", "", int64(0))
+	f.Add("azureeventhub", "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b;EntityPath=c", "ns", "", "", int64(-1))
+	f.Add("googlepubsub", "my-project", "topic", "ftp://\x00", "Bad Name", int64(1))
+	f.Fuzz(func(t *testing.T, typ, address, channel, proxy, secret string, d int64) {
+		p := &notification.Provider{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"},
+			Spec: notification.ProviderSpec{
+				Type: typ, Address: address, Channel: channel, Proxy: proxy,
+				Interval: &metav1.Duration{Duration: time.Duration(d)}, Timeout: &metav1.Duration{Duration: time.Duration(d)},
+				SecretRef: &notification.LocalObjectReference{Name: secret},
+			},
+		}
+		for _, e := range ValidateProvider(p) {
+			msg := e.Error()
+			for _, v := range []string{address, proxy} {
+				if len(v) >= 16 && strings.Contains(msg, v) {
+					t.Errorf("error %q repeats a URL", msg)
+				}
+			}
+		}
+		_ = ProviderWarnings(&p.Spec)
+	})
+}
+
+// FuzzAlertValidation feeds arbitrary sources and regexps to an Alert.
+func FuzzAlertValidation(f *testing.F) {
+	f.Add("Kustomization", "*", "apps", "^Applied", "(", "info")
+	f.Add("", "", "*", "a{1000}{1000}", "[[:alpha:]]", "warning")
+	f.Fuzz(func(t *testing.T, kind, name, namespace, include, exclude, severity string) {
+		a := &notification.Alert{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a"},
+			Spec: notification.AlertSpec{
+				ProviderRef:   notification.LocalObjectReference{Name: "p"},
+				EventSeverity: severity,
+				EventSources:  []notification.CrossNamespaceObjectReference{{Kind: kind, Name: name, Namespace: namespace, MatchLabels: map[string]string{name: namespace}}},
+				InclusionList: []string{include},
+				ExclusionList: []string{exclude},
+			},
+		}
+		_ = ValidateAlert(a)
+	})
+}
+
+// FuzzEventDecodingAndValidation decodes arbitrary bytes as an Event the
+// way the API server does (JSON into v1beta2, converted to internal) and
+// validates what decodes: nothing panics.
+func FuzzEventDecodingAndValidation(f *testing.F) {
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	decoder := serializer.NewCodecFactory(scheme).UniversalDecoder(notification.SchemeGroupVersion)
+	f.Add([]byte(`{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Event","metadata":{"namespace":"apps","name":"e"},
+"involvedObject":{"kind":"Kustomization","name":"webapp","namespace":"apps"},"severity":"error","timestamp":"2022-10-28T07:26:19Z",
+"message":"m","reason":"R","eventMetadata":{"a":"b"},"reportingController":"kustomize-controller"}`))
+	f.Add([]byte(`{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Event","involvedObject":[[[[[]]]]]}`))
+	f.Add([]byte("{\"apiVersion\":\"notification.toolkit.fluxcd.io/v1beta2\",\"kind\":\"Event\",\"message\":\"\xff\"}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, _, err := decoder.Decode(data, nil, nil)
+		if err != nil {
+			return
+		}
+		if e, ok := obj.(*notification.Event); ok {
+			_ = ValidateEvent(e)
+			_ = ValidateEventStatusUpdate(e, e)
+		}
+	})
+}
