@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/notifier"
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/settings"
@@ -38,6 +39,9 @@ const (
 // Options tune the dispatcher.
 type Options struct {
 	Matcher Matcher
+	// AddressPolicy is checked again before each attempt: the names of the
+	// address and proxy may resolve elsewhere than at admission.
+	AddressPolicy address.Policy
 	// Workers deliver in parallel.
 	Workers int
 	// MinBackoff and MaxBackoff bound the exponential wait between two
@@ -330,6 +334,11 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 		}
 		return
 	}
+	if err := d.checkPolicy(ctx, s); err != nil {
+		delivery.State, delivery.Message = Failed, err.Error()
+		deliveries.WithLabelValues(s.Type, "failed").Inc()
+		return
+	}
 	timeout := v1beta2.DefaultProviderTimeout
 	if provider.Spec.Timeout != nil && provider.Spec.Timeout.Duration > 0 {
 		timeout = provider.Spec.Timeout.Duration
@@ -369,6 +378,18 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 	if len(delivery.Message) > 1000 {
 		delivery.Message = delivery.Message[:1000]
 	}
+}
+
+// checkPolicy applies the operator's address policy to the effective
+// address and proxy, as resolved now.
+func (d *Dispatcher) checkPolicy(ctx context.Context, s *settings.Settings) error {
+	if err := d.opts.AddressPolicy.CheckURL(ctx, s.Type, s.Address); err != nil {
+		return fmt.Errorf("address: %w", err)
+	}
+	if err := d.opts.AddressPolicy.CheckURL(ctx, "generic", s.Proxy); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	return nil
 }
 
 func toNotifierEvent(e *v1beta2.Event, a *v1beta2.Alert) notifier.Event {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/fake"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
@@ -105,5 +107,46 @@ func waitRecorded(t *testing.T, client *fake.Clientset, n int32) {
 			t.Fatalf("attempt %d never recorded", n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTheAddressPolicyHoldsAtDelivery: a Provider admitted before the
+// policy (or whose name now resolves inside) is not posted to.
+func TestTheAddressPolicyHoldsAtDelivery(t *testing.T) {
+	var requests atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	defer sink.Close()
+	ev := event("error", "to loopback")
+	ev.Name = "e"
+	client := fake.NewClientset(
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+		alert(nil),
+		ev,
+	)
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	d, err := New(client, nf, kf, Options{Workers: 1, AddressPolicy: address.Policy{DenyInternal: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	nf.WaitForCacheSync(ctx.Done())
+	kf.WaitForCacheSync(ctx.Done())
+	if _, err := d.Process(ctx, "apps/e"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.NotificationV1beta2().Events("apps").Get(ctx, "e", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Deliveries) != 1 || got.Status.Deliveries[0].State != Failed || !strings.Contains(got.Status.Deliveries[0].Message, "address policy refuses internal address 127.0.0.1") {
+		t.Errorf("status %+v", got.Status)
+	}
+	if requests.Load() != 0 {
+		t.Errorf("the sink got %d requests", requests.Load())
 	}
 }

@@ -233,6 +233,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		Events:                o.Events,
 		Delivery:              o.Delivery,
 	}
+	extra.Delivery.AddressPolicy = o.AddressPolicy
 	if cfg.ClientConfig != nil {
 		if extra.KubeClient, err = kubernetes.NewForConfig(cfg.ClientConfig); err != nil {
 			return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
