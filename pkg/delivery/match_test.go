@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +121,20 @@ func TestMergeMetadata(t *testing.T) {
 	}
 	if MergeMetadata(event("info", "m"), alert(nil)) != nil {
 		t.Error("no metadata merged into something")
+	}
+}
+
+// TestCatastrophicRegexpsRunInLinearTime: Go's RE2 engine has no
+// backtracking, so a pattern that takes exponential time in backtracking
+// engines matches a 1 MiB message in one pass (this test would hang for
+// hours otherwise).
+func TestCatastrophicRegexpsRunInLinearTime(t *testing.T) {
+	message := strings.Repeat("a", 1<<20) + "!"
+	a := alert(func(a *v1beta2.Alert) {
+		a.Spec.InclusionList = []string{`^(a+)+$`, `(a|aa)+b`, `(a*)*c`}
+	})
+	ok, err := Matcher{}.Match(context.Background(), event("info", message), a)
+	if err != nil || ok {
+		t.Errorf("match %v, err %v; want no match", ok, err)
 	}
 }
