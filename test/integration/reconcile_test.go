@@ -166,8 +166,12 @@ func TestSecretKeysAreChecked(t *testing.T) {
 		if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		got := waitProvider(t, ns, name, "retrying", isRetrying)
-		if msg := condition(got, "Ready").Message; !strings.Contains(msg, tc.want) || strings.Contains(msg, secretValue) {
+		// The Secret may reach the reconciler's cache after the Provider:
+		// wait for the message about its keys, not only for a retry.
+		got := waitProvider(t, ns, name, "retrying on the Secret's keys", func(p *v1beta2.Provider) bool {
+			return isRetrying(p) && strings.Contains(condition(p, "Ready").Message, tc.want)
+		})
+		if msg := condition(got, "Ready").Message; strings.Contains(msg, secretValue) {
 			t.Errorf("%s: Ready message %q, want it to say %q without the value", name, msg, tc.want)
 		}
 	}
