@@ -131,6 +131,11 @@ spec:
 		fmt.Fprintf(&manifest, "---\napiVersion: notification.toolkit.fluxcd.io/v1beta2\nkind: Alert\nmetadata: {name: %s, namespace: %s}\nspec:\n  providerRef: {name: %s}\n  eventSources: [{kind: Kustomization, name: '*'}]\n", name, ns, name)
 	}
 	mustKubectl(t, "apply", "--server-side", "-f", writeManifest(t, manifest.String()))
+	// Routing takes the Alerts the server has seen when the event comes.
+	if out, err := kubectl(t, "-n", ns, "wait", "alerts", "--all", "--for=condition=Ready", "--timeout=90s"); err != nil {
+		status, _ := kubectl(t, "-n", ns, "get", "alerts,providers")
+		t.Fatalf("the Alerts never became Ready: %v\n%s\n%s", err, out, status)
+	}
 	mustKubectl(t, "create", "-f", writeManifest(t, `
 apiVersion: notification.toolkit.fluxcd.io/v1beta2
 kind: Event

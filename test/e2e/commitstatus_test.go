@@ -68,6 +68,7 @@ spec:
   providerRef: {name: github}
   eventSources: [{kind: Kustomization, name: '*'}]
 `))
+	waitFor(t, ns, "alert/commits", "condition=Ready")
 	base := startProxy(t) + "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/e2e-commit/events"
 	post := func(message string) string {
 		t.Helper()

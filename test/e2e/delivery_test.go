@@ -82,6 +82,7 @@ spec:
       name: '*'
 `))
 	waitFor(t, ns, "provider/slack-bot", "condition=Ready")
+	waitFor(t, ns, "alert/slack", "condition=Ready")
 
 	event := `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Event","metadata":{"namespace":"e2e-slack"},
 "involvedObject":{"apiVersion":"helm.toolkit.fluxcd.io/v2","kind":"HelmRelease","name":"flagger","namespace":"e2e-slack"},
@@ -167,6 +168,8 @@ spec:
   providerRef: {name: flaky}
   eventSources: [{kind: Kustomization, name: '*'}]
 `))
+	// Routing takes the Alerts the server has seen when the event comes.
+	waitFor(t, ns, "alert/all", "condition=Ready")
 	mustKubectl(t, "create", "-f", writeManifest(t, `
 apiVersion: notification.toolkit.fluxcd.io/v1beta2
 kind: Event

@@ -112,6 +112,7 @@ spec:
   providerRef: {name: sink}
   eventSources: [{kind: GitRepository, name: '*'}]
 `))
+	waitFor(t, ns, "alert/all", "condition=Ready")
 	event := `{"involvedObject":{"kind":"GitRepository","namespace":"e2e-restart","name":"podinfo","apiVersion":"source.toolkit.fluxcd.io/v1"},
 "severity":"error","message":"failed to checkout","reason":"GitOperationFailed","reportingController":"source-controller"}`
 	url, err := os.ReadFile(filepath.Join(localDir, "receiver-url"))

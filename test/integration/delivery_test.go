@@ -66,6 +66,15 @@ func setupRoute(t *testing.T, ns, address string, mutate func(*v1beta2.Provider)
 	if _, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), a, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Routing takes the Alerts in the server's cache when an Event comes:
+	// wait until the reconciler (same cache) has seen this one.
+	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := client.NotificationV1beta2().Alerts(ns).Get(ctx, "all", metav1.GetOptions{})
+		return err == nil && got.Status.ObservedGeneration == got.Generation, err
+	})
+	if err != nil {
+		t.Fatalf("the Alert was never reconciled: %v", err)
+	}
 }
 
 // waitDelivery waits until the Event's first delivery is in state.
@@ -265,6 +274,13 @@ func TestMatchLabelsSelectByTheObjectsLabels(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := client.NotificationV1beta2().Alerts(ns).Get(ctx, "all", metav1.GetOptions{})
+		return err == nil && got.Generation == 2 && got.Status.ObservedGeneration == 2, err
+	})
+	if err != nil {
+		t.Fatalf("the changed Alert was never reconciled: %v", err)
 	}
 	labelled := newEvent(ns, "labelled object")
 	labelled.InvolvedObject.Name = "labelled"
