@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine of this
-# kind (Go comes with it): openssl, curl, python3, and Prometheus
-# Alertmanager as a real receiver for the tests; kubectl comes with the
-# machine. Only what is missing is installed.
+# kind (Go comes with it): openssl, curl, python3, protoc (for
+# hack/update-codegen.sh's protobuf step), and Prometheus Alertmanager as a
+# real receiver for the tests; kubectl comes with the machine. Only what is
+# missing is installed.
 set -euo pipefail
 missing=()
-for cmd in openssl curl python3 setsid base64 prometheus-alertmanager; do
+for cmd in openssl curl python3 setsid base64 protoc prometheus-alertmanager; do
   command -v "${cmd}" >/dev/null 2>&1 || missing+=("${cmd}")
 done
 if (( ${#missing[@]} > 0 )); then
@@ -15,6 +16,7 @@ if (( ${#missing[@]} > 0 )); then
       setsid) pkgs+=(util-linux) ;;
       base64) pkgs+=(coreutils) ;;
       python3) pkgs+=(python3-minimal) ;;
+      protoc) pkgs+=(protobuf-compiler) ;;
       *) pkgs+=("${cmd}") ;;
     esac
   done

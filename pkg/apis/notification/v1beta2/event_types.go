@@ -8,26 +8,26 @@ import (
 type ObjectReference struct {
 	// Kind of the object, such as Kustomization.
 	// +required
-	Kind string `json:"kind"`
+	Kind string `json:"kind" protobuf:"bytes,1,opt,name=kind"`
 	// Namespace of the object. It must be the Event's namespace.
 	// +required
-	Namespace string `json:"namespace"`
+	Namespace string `json:"namespace" protobuf:"bytes,2,opt,name=namespace"`
 	// Name of the object.
 	// +required
-	Name string `json:"name"`
+	Name string `json:"name" protobuf:"bytes,3,opt,name=name"`
 	// UID of the object.
 	// +optional
-	UID string `json:"uid,omitempty"`
+	UID string `json:"uid,omitempty" protobuf:"bytes,4,opt,name=uid"`
 	// APIVersion of the object, such as kustomize.toolkit.fluxcd.io/v1. Its
 	// group selects which metadata keys the Event keeps.
 	// +optional
-	APIVersion string `json:"apiVersion,omitempty"`
+	APIVersion string `json:"apiVersion,omitempty" protobuf:"bytes,5,opt,name=apiVersion"`
 	// ResourceVersion of the object.
 	// +optional
-	ResourceVersion string `json:"resourceVersion,omitempty"`
+	ResourceVersion string `json:"resourceVersion,omitempty" protobuf:"bytes,6,opt,name=resourceVersion"`
 	// FieldPath within the object.
 	// +optional
-	FieldPath string `json:"fieldPath,omitempty"`
+	FieldPath string `json:"fieldPath,omitempty" protobuf:"bytes,7,opt,name=fieldPath"`
 }
 
 // +genclient
@@ -43,40 +43,40 @@ type Event struct {
 	metav1.TypeMeta `json:",inline"`
 	// Standard object metadata.
 	// +optional
-	metav1.ObjectMeta `json:"metadata,omitempty"`
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
 
 	// InvolvedObject is the Flux object the event is about.
 	// +required
-	InvolvedObject ObjectReference `json:"involvedObject"`
+	InvolvedObject ObjectReference `json:"involvedObject" protobuf:"bytes,2,opt,name=involvedObject"`
 	// Severity of the event: info or error.
 	// +required
-	Severity string `json:"severity"`
+	Severity string `json:"severity" protobuf:"bytes,3,opt,name=severity"`
 	// Timestamp of the event.
 	// +required
-	Timestamp metav1.Time `json:"timestamp"`
+	Timestamp metav1.Time `json:"timestamp" protobuf:"bytes,4,opt,name=timestamp"`
 	// Message of the event.
 	// +required
-	Message string `json:"message"`
+	Message string `json:"message" protobuf:"bytes,5,opt,name=message"`
 	// Reason of the event in CamelCase, such as ReconciliationSucceeded.
 	// +required
-	Reason string `json:"reason"`
+	Reason string `json:"reason" protobuf:"bytes,6,opt,name=reason"`
 	// EventMetadata is Flux's event metadata (`metadata` in Flux's JSON):
 	// keys prefixed with event.toolkit.fluxcd.io/ or with the involved
 	// object's API group; other keys are dropped when the Event is created.
 	// +optional
-	EventMetadata map[string]string `json:"eventMetadata,omitempty"`
+	EventMetadata map[string]string `json:"eventMetadata,omitempty" protobuf:"bytes,7,rep,name=eventMetadata"`
 	// ReportingController is the controller that reported the event, such
 	// as kustomize-controller.
 	// +required
-	ReportingController string `json:"reportingController"`
+	ReportingController string `json:"reportingController" protobuf:"bytes,8,opt,name=reportingController"`
 	// ReportingInstance is the instance (pod) of the reporting controller.
 	// +optional
-	ReportingInstance string `json:"reportingInstance,omitempty"`
+	ReportingInstance string `json:"reportingInstance,omitempty" protobuf:"bytes,9,opt,name=reportingInstance"`
 
 	// Status records the deliveries of the event. It is written by the
 	// server only.
 	// +optional
-	Status EventStatus `json:"status,omitempty"`
+	Status EventStatus `json:"status,omitempty" protobuf:"bytes,10,opt,name=status"`
 }
 
 // EventStatus records the routing and the deliveries of an Event.
@@ -84,39 +84,39 @@ type EventStatus struct {
 	// RoutedAt is when the event was matched against the Alerts of its
 	// namespace; the deliveries are those of the Alerts that matched then.
 	// +optional
-	RoutedAt *metav1.Time `json:"routedAt,omitempty"`
+	RoutedAt *metav1.Time `json:"routedAt,omitempty" protobuf:"bytes,1,opt,name=routedAt"`
 	// Message says why the event has no deliveries, such as "no Alert matched".
 	// +optional
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty" protobuf:"bytes,2,opt,name=message"`
 	// Deliveries has one entry per Alert and Provider the event matched.
 	// +optional
 	// +listType=map
 	// +listMapKey=alert
 	// +listMapKey=provider
-	Deliveries []Delivery `json:"deliveries,omitempty"`
+	Deliveries []Delivery `json:"deliveries,omitempty" protobuf:"bytes,3,rep,name=deliveries"`
 }
 
 // Delivery is the outcome of sending an Event to one Provider for one Alert.
 type Delivery struct {
 	// Alert that matched the event.
 	// +required
-	Alert string `json:"alert"`
+	Alert string `json:"alert" protobuf:"bytes,1,opt,name=alert"`
 	// Provider the event is sent to.
 	// +required
-	Provider string `json:"provider"`
+	Provider string `json:"provider" protobuf:"bytes,2,opt,name=provider"`
 	// State of the delivery: Pending, Delivered, Failed or Skipped.
 	// +required
-	State string `json:"state"`
+	State string `json:"state" protobuf:"bytes,3,opt,name=state"`
 	// Attempts made so far.
 	// +optional
-	Attempts int32 `json:"attempts,omitempty"`
+	Attempts int32 `json:"attempts,omitempty" protobuf:"varint,4,opt,name=attempts"`
 	// LastAttemptTime is when the last attempt was made.
 	// +optional
-	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty" protobuf:"bytes,5,opt,name=lastAttemptTime"`
 	// Message says why the delivery failed or was skipped. It never holds
 	// a secret.
 	// +optional
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty" protobuf:"bytes,6,opt,name=message"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -126,8 +126,8 @@ type EventList struct {
 	metav1.TypeMeta `json:",inline"`
 	// Standard list metadata.
 	// +optional
-	metav1.ListMeta `json:"metadata,omitempty"`
+	metav1.ListMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
 
 	// Items are the Events.
-	Items []Event `json:"items"`
+	Items []Event `json:"items" protobuf:"bytes,2,rep,name=items"`
 }
