@@ -15,7 +15,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/notification-apiserver ./cmd/apiserver
 
-## generate: regenerate clients, deepcopy, defaults, conversion and OpenAPI
+## generate: regenerate clients, deepcopy, defaults, conversion, OpenAPI and protobuf (needs protoc: make deps)
 generate:
 	hack/update-codegen.sh
 

@@ -116,7 +116,6 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(notification.GroupName, Scheme, metav1.ParameterCodec, Codecs)
-	group.NegotiatedSerializer = jsonAndYAMLOnly{Codecs}
 	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"providers":        providers,
 		"providers/status": providerStatus,

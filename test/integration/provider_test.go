@@ -319,34 +319,3 @@ func TestProviderWatchSeesChangesInOrder(t *testing.T) {
 		}
 	}
 }
-
-func TestClientsPreferringProtobufGetJSON(t *testing.T) {
-	ns := "protobuf"
-	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "p"), metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	// The objects themselves have no protobuf form: JSON is chosen.
-	accept := "application/vnd.kubernetes.protobuf, application/json"
-	res := client.NotificationV1beta2().RESTClient().Get().Namespace(ns).Resource("providers").
-		SetHeader("Accept", accept).Do(t.Context())
-	var contentType string
-	raw, err := res.ContentType(&contentType).Raw()
-	if err != nil {
-		t.Fatalf("list with Accept %q: %v", accept, err)
-	}
-	if !strings.HasPrefix(contentType, "application/json") || !strings.Contains(string(raw), `"name":"p"`) {
-		t.Errorf("Accept %q answered %s: %.200s", accept, contentType, raw)
-	}
-	// Metadata-only lists, as the garbage collector asks for them, keep
-	// protobuf: PartialObjectMetadataList has it.
-	accept = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-	res = client.NotificationV1beta2().RESTClient().Get().Namespace(ns).Resource("providers").
-		SetHeader("Accept", accept).Do(t.Context())
-	raw, err = res.ContentType(&contentType).Raw()
-	if err != nil {
-		t.Fatalf("metadata list: %v", err)
-	}
-	if contentType != "application/vnd.kubernetes.protobuf" || !strings.Contains(string(raw), "PartialObjectMetadataList") {
-		t.Errorf("metadata list answered %s: %.200q", contentType, raw)
-	}
-}
