@@ -24,6 +24,8 @@ type Options struct {
 	Kubeconfig string
 	Timeout    time.Duration
 	RetryAfter time.Duration
+	QPS        float32
+	Burst      int
 }
 
 // NewCommand returns the receiver command.
@@ -47,6 +49,8 @@ func NewCommand() *cobra.Command {
 	fs.StringVar(&o.Listen, "listen", o.Listen, "Address to accept events on.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the Kubernetes API; in-cluster configuration when empty.")
 	fs.DurationVar(&o.Timeout, "api-timeout", o.Timeout, "Longest wait for the Kubernetes API to store one event.")
+	fs.Float32Var(&o.QPS, "kube-api-qps", o.QPS, "Requests per second to the Kubernetes API; 0 leaves the pace to the API's own flow control (429s become 503s for the sender).")
+	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Burst of requests above --kube-api-qps.")
 	fs.DurationVar(&o.RetryAfter, "duplicate-retry-after", o.RetryAfter, "What the Retry-After of a duplicate tells the sender (the dedup window).")
 	cmd.Flags().AddFlagSet(fs)
 	// Its own help: the server's flags are not the receiver's.
@@ -62,6 +66,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
 	cfg.UserAgent = "notification-apiserver-receiver"
+	// client-go's default of 5 requests/s would cap the events accepted.
+	cfg.QPS, cfg.Burst = o.QPS, o.Burst
+	if o.QPS <= 0 {
+		cfg.QPS, cfg.Burst = -1, 0
+	}
 	client, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,500 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+const (
+	group    = "notification.toolkit.fluxcd.io"
+	crdGroup = "bench.notification.toolkit.fluxcd.io"
+	apiNS    = "bench-api"
+	crdNS    = "bench-crd"
+)
+
+var crdResource = schema.GroupVersionResource{Group: crdGroup, Version: "v1beta2", Resource: "providers"}
+
+func (b *bench) apiBenchmarks(ctx context.Context) error {
+	for _, ns := range []string{apiNS, crdNS} {
+		if err := b.namespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	if err := b.createCRD(ctx); err != nil {
+		return fmt.Errorf("the CRD peer: %w", err)
+	}
+
+	// Writes: the same objects, ours through the aggregation layer and the
+	// CRD's in the kube-apiserver itself, alternating halves so that
+	// neither gets a warmer machine.
+	ours, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
+		_, err := b.client.NotificationV1beta2().Providers(apiNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating Providers: %w", err)
+	}
+	crd, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
+		u, err := toUnstructured(benchProvider(i))
+		if err != nil {
+			return err
+		}
+		_, err = b.dynamic.Resource(crdResource).Namespace(crdNS).Create(ctx, u, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating CRD Providers: %w", err)
+	}
+	r := b.results
+	r.add("api.create.rate (aggregated)", "objects/s", ours.rate()).
+		versus("CRD", crd.rate()).ratioAtLeast("≥ 1.0 × CRD", 1.0)
+	r.add("api.create.p50 (aggregated)", "ms", ours.p(50)).versus("CRD", crd.p(50))
+	r.add("api.create.p99 (aggregated)", "ms", ours.p(99)).versus("CRD", crd.p(99))
+
+	// Reads: one LIST of all of them.
+	base := "/apis/" + group + "/v1beta2/namespaces/" + apiNS + "/providers"
+	crdBase := "/apis/" + crdGroup + "/v1beta2/namespaces/" + crdNS + "/providers"
+	crdJSON, err := b.list(ctx, crdBase, "application/json", b.scale)
+	if err != nil {
+		return fmt.Errorf("CRD LIST: %w", err)
+	}
+	ourJSON, err := b.list(ctx, base, "application/json", b.scale)
+	if err != nil {
+		return fmt.Errorf("LIST: %w", err)
+	}
+	r.add("api.list.json.time", "ms", ourJSON.ms).versus("CRD JSON", crdJSON.ms)
+	r.add("api.list.json.bytes", "bytes", float64(ourJSON.bytes)).versus("CRD JSON", float64(crdJSON.bytes))
+	ourProto, err := b.list(ctx, base, "application/vnd.kubernetes.protobuf", b.scale)
+	switch {
+	case err != nil:
+		r.Errors = append(r.Errors, fmt.Sprintf("api: protobuf LIST: %v", err))
+	case !ourProto.protobuf:
+		m := r.add("api.list.protobuf.time", "ms", ourProto.ms).versus("CRD JSON", crdJSON.ms)
+		m.note("protobuf is not served: the answer was %s", ourProto.contentType)
+		met := false
+		m.Target, m.Met = "≤ 0.5 × CRD JSON", &met
+	default:
+		m := r.add("api.list.protobuf.time", "ms", ourProto.ms).versus("CRD JSON", crdJSON.ms)
+		met := m.Ratio != nil && *m.Ratio <= 0.5
+		m.Target, m.Met = "≤ 0.5 × CRD JSON", &met
+		r.add("api.list.protobuf.bytes", "bytes", float64(ourProto.bytes)).versus("CRD JSON", float64(crdJSON.bytes))
+	}
+
+	// Watch: time until a change reached all 50 watchers.
+	ourWatch, err := b.watchFanOut(ctx, 50, 10,
+		func(ctx context.Context) (watch.Interface, error) {
+			return b.client.NotificationV1beta2().Providers(apiNS).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + providerName(0)})
+		},
+		func(ctx context.Context, patch []byte) error {
+			_, err := b.client.NotificationV1beta2().Providers(apiNS).Patch(ctx, providerName(0), types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	crdWatch, err := b.watchFanOut(ctx, 50, 10,
+		func(ctx context.Context) (watch.Interface, error) {
+			return b.dynamic.Resource(crdResource).Namespace(crdNS).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + providerName(0)})
+		},
+		func(ctx context.Context, patch []byte) error {
+			_, err := b.dynamic.Resource(crdResource).Namespace(crdNS).Patch(ctx, providerName(0), types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("CRD watch: %w", err)
+	}
+	r.add("api.watch.50.p50 (change to all 50 watchers)", "ms", percentile(ourWatch, 50)).versus("CRD", percentile(crdWatch, 50))
+	r.add("api.watch.50.max", "ms", percentile(ourWatch, 100)).versus("CRD", percentile(crdWatch, 100))
+
+	// Status: time for a new Provider to be Ready.
+	var ready []time.Duration
+	for i := range 20 {
+		d, err := b.providerReady(ctx, fmt.Sprintf("ready-%d", i))
+		if err != nil {
+			return fmt.Errorf("Provider readiness: %w", err)
+		}
+		ready = append(ready, d)
+	}
+	r.add("api.provider.ready.p50 (create to Ready=True)", "ms", percentile(ready, 50))
+	r.add("api.provider.ready.max", "ms", percentile(ready, 100))
+	return nil
+}
+
+func providerName(i int) string { return fmt.Sprintf("p-%05d", i) }
+
+func benchProvider(i int) *v1beta2.Provider {
+	return &v1beta2.Provider{
+		TypeMeta:   metav1.TypeMeta{APIVersion: group + "/v1beta2", Kind: "Provider"},
+		ObjectMeta: metav1.ObjectMeta{Name: providerName(i), Labels: map[string]string{"app.kubernetes.io/part-of": "bench"}},
+		Spec: v1beta2.ProviderSpec{
+			Type:      "slack",
+			Channel:   "general",
+			Address:   "https://slack.com/api/chat.postMessage",
+			SecretRef: &v1beta2.LocalObjectReference{Name: "slack-token"},
+			Timeout:   &metav1.Duration{Duration: 20 * time.Second},
+		},
+	}
+}
+
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	u.SetAPIVersion(crdGroup + "/v1beta2")
+	return u, nil
+}
+
+func (b *bench) namespace(ctx context.Context, name string) error {
+	_, err := b.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// timings of a run of requests.
+type timings struct {
+	latencies []time.Duration
+	elapsed   time.Duration
+}
+
+func (t timings) rate() float64       { return float64(len(t.latencies)) / t.elapsed.Seconds() }
+func (t timings) p(q float64) float64 { return percentile(t.latencies, q) }
+
+// createMany runs n calls with c concurrent clients.
+func (b *bench) createMany(n, c int, call func(context.Context, int) error) (timings, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var next atomic.Int64
+	lat := make([]time.Duration, n)
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if err := call(ctx, i); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	return timings{latencies: lat, elapsed: time.Since(start)}, firstErr
+}
+
+type listResult struct {
+	ms          float64
+	bytes       int
+	contentType string
+	protobuf    bool
+}
+
+// list GETs path five times in the given encoding; the median time counts.
+func (b *bench) list(ctx context.Context, path, accept string, want int) (listResult, error) {
+	client, err := rest.HTTPClientFor(b.config)
+	if err != nil {
+		return listResult{}, err
+	}
+	var times []time.Duration
+	var res listResult
+	for range 6 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(b.config.Host, "/")+path, nil)
+		if err != nil {
+			return res, err
+		}
+		req.Header.Set("Accept", accept)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return res, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if err != nil {
+			return res, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return res, fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		res.bytes, res.contentType = len(body), resp.Header.Get("Content-Type")
+		res.protobuf = strings.HasPrefix(res.contentType, "application/vnd.kubernetes.protobuf")
+		if !res.protobuf {
+			var list struct {
+				Items []json.RawMessage `json:"items"`
+			}
+			if err := json.Unmarshal(body, &list); err != nil {
+				return res, err
+			}
+			if len(list.Items) != want {
+				return res, fmt.Errorf("LIST %s: %d items, want %d", path, len(list.Items), want)
+			}
+		}
+		times = append(times, d)
+	}
+	times = times[1:] // the first warms connections
+	res.ms = percentile(times, 50)
+	return res, nil
+}
+
+// watchFanOut opens n watches, then changes the watched object rounds
+// times: each round's time is until the last watcher saw the change.
+func (b *bench) watchFanOut(ctx context.Context, n, rounds int, open func(context.Context) (watch.Interface, error), change func(context.Context, []byte) error) ([]time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	seen := make(chan string, n*rounds*4)
+	for range n {
+		w, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			defer w.Stop()
+			for ev := range w.ResultChan() {
+				if ev.Type != watch.Modified {
+					continue
+				}
+				if m, ok := ev.Object.(metav1.Object); ok {
+					if mark := m.GetLabels()["bench-mark"]; mark != "" {
+						seen <- mark
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second) // the watches are established
+	var out []time.Duration
+	for round := range rounds {
+		mark := fmt.Sprintf("m%d-%d", time.Now().UnixNano(), round)
+		t0 := time.Now()
+		if err := change(ctx, []byte(`{"metadata":{"labels":{"bench-mark":"`+mark+`"}}}`)); err != nil {
+			return nil, err
+		}
+		got := 0
+		timeout := time.After(30 * time.Second)
+		for got < n {
+			select {
+			case m := <-seen:
+				if m == mark {
+					got++
+				}
+			case <-timeout:
+				return nil, fmt.Errorf("only %d of %d watchers saw the change", got, n)
+			}
+		}
+		out = append(out, time.Since(t0))
+	}
+	return out, nil
+}
+
+// providerReady creates a Provider and times it until Ready=True.
+func (b *bench) providerReady(ctx context.Context, name string) (time.Duration, error) {
+	p := benchProvider(0)
+	p.Name = name
+	p.Spec.Type, p.Spec.Address, p.Spec.SecretRef = "generic", b.sink.URL+"/ready", nil
+	providers := b.client.NotificationV1beta2().Providers(apiNS)
+	w, err := providers.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	t0 := time.Now()
+	if _, err := providers.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return 0, fmt.Errorf("the watch of %s ended", name)
+			}
+			if got, ok := ev.Object.(*v1beta2.Provider); ok && ready(got.Status.Conditions, got.Generation) {
+				return time.Since(t0), nil
+			}
+		case <-timeout:
+			return 0, fmt.Errorf("Provider %s not Ready after 30s", name)
+		}
+	}
+}
+
+func ready(conditions []metav1.Condition, generation int64) bool {
+	for _, c := range conditions {
+		if c.Type == "Ready" && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation {
+			return true
+		}
+	}
+	return false
+}
+
+// createCRD serves our Provider's schema, taken from our OpenAPI v3, as a
+// CustomResourceDefinition: Flux's way of serving the API.
+func (b *bench) createCRD(ctx context.Context) error {
+	raw, err := b.kube.Discovery().RESTClient().Get().AbsPath("/openapi/v3/apis/" + group + "/v1beta2").DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("reading our OpenAPI: %w", err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	var providerKey string
+	for k := range doc.Components.Schemas {
+		if strings.HasSuffix(k, ".v1beta2.Provider") {
+			providerKey = k
+		}
+	}
+	if providerKey == "" {
+		return fmt.Errorf("no Provider schema in our OpenAPI")
+	}
+	schemaProps := structural(doc.Components.Schemas, doc.Components.Schemas[providerKey], 0)
+	props := schemaProps["properties"].(map[string]any)
+	props["metadata"] = map[string]any{"type": "object"}
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1",
+		"kind":       "CustomResourceDefinition",
+		"metadata":   map[string]any{"name": "providers." + crdGroup},
+		"spec": map[string]any{
+			"group": crdGroup,
+			"scope": "Namespaced",
+			"names": map[string]any{"plural": "providers", "singular": "provider", "kind": "Provider", "listKind": "ProviderList"},
+			"versions": []any{map[string]any{
+				"name": "v1beta2", "served": true, "storage": true,
+				"schema":       map[string]any{"openAPIV3Schema": schemaProps},
+				"subresources": map[string]any{"status": map[string]any{}},
+			}},
+		},
+	}}
+	crds := b.dynamic.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err := crds.Get(ctx, "providers."+crdGroup, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+		for _, c := range conditions {
+			if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// schemaKeys are the OpenAPI keys a CRD's structural schema takes.
+var schemaKeys = map[string]bool{
+	"type": true, "format": true, "description": true, "properties": true, "items": true, "required": true,
+	"additionalProperties": true, "default": true, "enum": true, "maxLength": true, "minLength": true,
+	"pattern": true, "maximum": true, "minimum": true, "maxItems": true, "minItems": true, "nullable": true,
+	"x-kubernetes-list-type": true, "x-kubernetes-list-map-keys": true, "x-kubernetes-map-type": true,
+	"x-kubernetes-int-or-string": true, "x-kubernetes-preserve-unknown-fields": true,
+}
+
+// structural inlines references and keeps what a CRD schema allows.
+func structural(all map[string]map[string]any, s map[string]any, depth int) map[string]any {
+	if depth > 20 {
+		return map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+	}
+	out := map[string]any{}
+	resolve := func(ref string) map[string]any {
+		name := strings.TrimPrefix(ref, "#/components/schemas/")
+		if strings.HasSuffix(name, ".ObjectMeta") {
+			return map[string]any{"type": "object"}
+		}
+		return structural(all, all[name], depth+1)
+	}
+	if ref, ok := s["$ref"].(string); ok {
+		for k, v := range resolve(ref) {
+			out[k] = v
+		}
+	}
+	if allOf, ok := s["allOf"].([]any); ok {
+		for _, sub := range allOf {
+			if m, ok := sub.(map[string]any); ok {
+				for k, v := range structural(all, m, depth+1) {
+					out[k] = v
+				}
+			}
+		}
+	}
+	for k, v := range s {
+		if !schemaKeys[k] {
+			continue
+		}
+		switch k {
+		case "properties":
+			props := map[string]any{}
+			for name, p := range v.(map[string]any) {
+				props[name] = structural(all, p.(map[string]any), depth+1)
+			}
+			out[k] = props
+		case "items", "additionalProperties":
+			if m, ok := v.(map[string]any); ok {
+				out[k] = structural(all, m, depth+1)
+			} else {
+				out[k] = v
+			}
+		case "default":
+			// An object's default is checked against its whole schema
+			// in a CRD; scalars' defaults are enough here.
+			if _, isObject := v.(map[string]any); !isObject {
+				out[k] = v
+			}
+		default:
+			out[k] = v
+		}
+	}
+	if _, ok := out["type"]; !ok {
+		if _, hasProps := out["properties"]; hasProps {
+			out["type"] = "object"
+		}
+	}
+	// Keys with one required member stay sorted for a stable schema.
+	if req, ok := out["required"].([]any); ok {
+		sort.Slice(req, func(i, j int) bool { return fmt.Sprint(req[i]) < fmt.Sprint(req[j]) })
+	}
+	return out
+}

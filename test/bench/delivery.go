@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+const deliveryNS = "bench-delivery"
+
+// poster sends the event with sequence number seq of a run.
+type poster func(ctx context.Context, run string, seq int) error
+
+func (b *bench) deliveryBenchmarks(ctx context.Context) error {
+	if err := b.namespace(ctx, deliveryNS); err != nil {
+		return err
+	}
+	if err := b.route(ctx, deliveryNS, "sink", "all", b.sink.URL+"/delivery"); err != nil {
+		return err
+	}
+	r := b.results
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * b.posters}, Timeout: 30 * time.Second}
+
+	// The physical limit: a plain Go client posting the same JSON straight
+	// to the same sink, keep-alive on.
+	plain := func(ctx context.Context, run string, seq int) error {
+		return postJSON(ctx, httpClient, b.sink.URL+"/plain", fluxEvent(deliveryNS, run, seq))
+	}
+	limit, err := b.burstRun(ctx, "plain", b.events, plain, false)
+	if err != nil {
+		return fmt.Errorf("plain client: %w", err)
+	}
+	r.add("delivery.limit.rate (plain client to the sink)", "events/s", limit.rate)
+	r.add("delivery.limit.p50", "ms", limit.p50)
+	r.add("delivery.limit.p99", "ms", limit.p99)
+
+	receiver := func(ctx context.Context, run string, seq int) error {
+		return postJSON(ctx, httpClient, b.receiverURL, fluxEvent(deliveryNS, run, seq))
+	}
+	api := func(ctx context.Context, run string, seq int) error {
+		_, err := b.client.NotificationV1beta2().Events(deliveryNS).Create(ctx, apiEvent(run, seq), metav1.CreateOptions{})
+		return err
+	}
+	for _, path := range []struct {
+		name string
+		post poster
+	}{{"receiver", receiver}, {"api", api}} {
+		res, err := b.burstRun(ctx, path.name, b.events, path.post, true)
+		if err != nil {
+			return fmt.Errorf("burst through the %s: %w", path.name, err)
+		}
+		m := r.add(fmt.Sprintf("delivery.%s.rate (%d events, %d posters)", path.name, b.events, b.posters), "events/s", res.rate).
+			versus("plain client", limit.rate)
+		if path.name == "receiver" {
+			m.Target = "≥ Flux's fire-and-forget rate (2,300–2,450/s on this machine)"
+			met := res.rate >= 2300
+			m.Met = &met
+		}
+		r.add(fmt.Sprintf("delivery.%s.p50 (post to sink)", path.name), "ms", res.p50).versus("plain client", limit.p50)
+		r.add(fmt.Sprintf("delivery.%s.p99", path.name), "ms", res.p99).versus("plain client", limit.p99)
+		m = r.add(fmt.Sprintf("delivery.%s.cpu per event (server+receiver)", path.name), "µs", res.cpuOurs)
+		if path.name == "receiver" {
+			m.atMost("< 490 µs (Flux)", 490)
+		}
+		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
+		r.add(fmt.Sprintf("delivery.%s.sink connections", path.name), "connections", float64(res.connections)).
+			atMost("a handful, not one per event", 8)
+		r.add(fmt.Sprintf("delivery.%s.duplicates", path.name), "events", float64(res.dups))
+		r.add(fmt.Sprintf("delivery.%s.rss max during burst", path.name), "MiB", res.rssMax)
+		if res.lost > 0 {
+			r.Errors = append(r.Errors, fmt.Sprintf("delivery through the %s: %d accepted events never arrived", path.name, res.lost))
+		}
+	}
+
+	return nil
+}
+
+// steadyBenchmark posts at a fixed rate through the receiver.
+func (b *bench) steadyBenchmark(ctx context.Context) error {
+	if err := b.namespace(ctx, deliveryNS); err != nil {
+		return err
+	}
+	if err := b.route(ctx, deliveryNS, "sink", "all", b.sink.URL+"/delivery"); err != nil {
+		return err
+	}
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * b.posters}, Timeout: 30 * time.Second}
+	return b.steady(ctx, "steady", func(ctx context.Context, run string, seq int) error {
+		return postJSON(ctx, httpClient, b.receiverURL, fluxEvent(deliveryNS, run, seq))
+	})
+}
+
+// steady posts at b.rate for b.duration through post.
+func (b *bench) steady(ctx context.Context, label string, post poster) error {
+	run := fmt.Sprintf("%s%d", label, time.Now().UnixNano())
+	n := int(float64(b.rate) * b.duration.Seconds())
+	rssBefore, _ := b.rssMiB("notification-apiserver")
+	cpuBefore := b.cpu()
+	b.profile(label)
+	sent := make([]time.Time, n)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	ticker := time.NewTicker(time.Second / time.Duration(b.rate))
+	for i := range n {
+		<-ticker.C
+		wg.Add(1)
+		sent[i] = time.Now()
+		go func() {
+			defer wg.Done()
+			if err := post(ctx, run, i); err != nil {
+				failed.Add(1)
+				sent[i] = time.Time{}
+			}
+		}()
+	}
+	ticker.Stop()
+	wg.Wait()
+	arrivals, dups := b.sink.wait(run, n-int(failed.Load()), 2*time.Minute)
+	cpuAfter := b.cpu()
+	rssAfter, _ := b.rssMiB("notification-apiserver")
+	lat := latencies(sent, arrivals)
+	r := b.results
+	prefix := fmt.Sprintf("delivery.%s (%d/s for %s)", label, b.rate, b.duration)
+	r.add(prefix+".p50", "ms", percentile(lat, 50))
+	r.add(prefix+".p99", "ms", percentile(lat, 99)).atMost("< 5 ms", 5)
+	r.add(prefix+".cpu per event (server+receiver)", "µs", cpuAfter.since(cpuBefore, "notification-apiserver", "receiver")/float64(n)*1e6)
+	r.add(prefix+".rss growth", "MiB", rssAfter-rssBefore).note("from %.0f to %.0f MiB", rssBefore, rssAfter)
+	r.add(prefix+".failed posts", "events", float64(failed.Load()))
+	r.add(prefix+".duplicates", "events", float64(dups))
+	if lost := n - int(failed.Load()) - len(arrivals); lost > 0 {
+		r.Errors = append(r.Errors, fmt.Sprintf("%s: %d accepted events never arrived", label, lost))
+	}
+	return nil
+}
+
+type burstResult struct {
+	rate, p50, p99   float64
+	cpuOurs, cpuKube float64 // µs per event
+	connections      int64
+	dups, lost       int
+	rssMax           float64
+}
+
+// burstRun posts n events with b.posters clients and waits for them at the
+// sink.
+func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, measureServer bool) (burstResult, error) {
+	run := fmt.Sprintf("%s%d", label, time.Now().UnixNano())
+	var res burstResult
+	conns := b.sink.connections.Load()
+	cpuBefore := b.cpu()
+	stopSampling := b.sampleRSS(&res.rssMax)
+	if measureServer {
+		b.profile(label)
+	}
+	sent := make([]time.Time, n)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range b.posters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				sent[i] = time.Now()
+				if err := post(ctx, run, i); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					sent[i] = time.Time{}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	accepted := n - int(failed.Load())
+	arrivals, dups := b.sink.wait(run, accepted, 5*time.Minute)
+	stopSampling()
+	cpuAfter := b.cpu()
+	if f := failed.Load(); f > 0 {
+		return res, fmt.Errorf("%d of %d posts failed, the first: %v", f, n, firstErr.Load())
+	}
+	var last time.Time
+	for _, t := range arrivals {
+		if t.After(last) {
+			last = t
+		}
+	}
+	lat := latencies(sent, arrivals)
+	res.rate = float64(len(arrivals)) / last.Sub(start).Seconds()
+	res.p50, res.p99 = percentile(lat, 50), percentile(lat, 99)
+	if measureServer {
+		res.cpuOurs = cpuAfter.since(cpuBefore, "notification-apiserver", "receiver") / float64(n) * 1e6
+		res.cpuKube = cpuAfter.since(cpuBefore, "kube-apiserver") / float64(n) * 1e6
+	}
+	res.connections = b.sink.connections.Load() - conns
+	res.dups, res.lost = dups, accepted-len(arrivals)
+	return res, nil
+}
+
+// sampleRSS records the server's largest RSS until the returned func runs.
+func (b *bench) sampleRSS(max *float64) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, err := b.rssMiB("notification-apiserver"); err == nil && v > *max {
+				*max = v
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+func latencies(sent []time.Time, arrivals map[int]time.Time) []time.Duration {
+	var out []time.Duration
+	for i, t := range sent {
+		if a, ok := arrivals[i]; ok && !t.IsZero() {
+			out = append(out, a.Sub(t))
+		}
+	}
+	return out
+}
+
+// route makes a generic Provider to address and an Alert that sends it
+// every Kustomization event of the namespace, and waits until both are Ready.
+func (b *bench) route(ctx context.Context, ns, provider, alert, address string) error {
+	p := &v1beta2.Provider{
+		ObjectMeta: metav1.ObjectMeta{Name: provider},
+		Spec:       v1beta2.ProviderSpec{Type: "generic", Address: address},
+	}
+	if _, err := b.client.NotificationV1beta2().Providers(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	a := &v1beta2.Alert{
+		ObjectMeta: metav1.ObjectMeta{Name: alert},
+		Spec: v1beta2.AlertSpec{
+			ProviderRef:   v1beta2.LocalObjectReference{Name: provider},
+			EventSeverity: "info",
+			EventSources:  []v1beta2.CrossNamespaceObjectReference{{Kind: "Kustomization", Name: "*"}},
+		},
+	}
+	if _, err := b.client.NotificationV1beta2().Alerts(ns).Create(ctx, a, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return b.waitAlertsReady(ctx, ns, 1)
+}
+
+// waitAlertsReady waits until n Alerts of ns are Ready: the server routes
+// with what it has seen.
+func (b *bench) waitAlertsReady(ctx context.Context, ns string, n int) error {
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := b.client.NotificationV1beta2().Alerts(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		readyCount := 0
+		for _, a := range list.Items {
+			if ready(a.Status.Conditions, a.Generation) {
+				readyCount++
+			}
+		}
+		return readyCount >= n, nil
+	})
+}
+
+// fluxEvent is what a Flux controller posts to the receiver.
+func fluxEvent(ns, run string, seq int) []byte {
+	data, _ := json.Marshal(map[string]any{
+		"involvedObject": map[string]string{
+			"kind": "Kustomization", "namespace": ns, "name": "app",
+			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "uid": "8c7e1c3e-0f43-4b0e-9a38-5d1f0c2a9b11",
+		},
+		"severity":            "info",
+		"timestamp":           time.Now().UTC().Format(time.RFC3339),
+		"message":             message(run, seq),
+		"reason":              "ReconciliationSucceeded",
+		"reportingController": "kustomize-controller",
+		"reportingInstance":   "kustomize-controller-7c9f8d6b5-x2x4q",
+		"metadata":            map[string]string{"kustomize.toolkit.fluxcd.io/revision": "main@sha1:0123456789abcdef0123456789abcdef01234567"},
+	})
+	return data
+}
+
+func apiEvent(run string, seq int) *v1beta2.Event {
+	return &v1beta2.Event{
+		InvolvedObject: v1beta2.ObjectReference{
+			Kind: "Kustomization", Namespace: deliveryNS, Name: "app", APIVersion: "kustomize.toolkit.fluxcd.io/v1",
+		},
+		Severity:            "info",
+		Timestamp:           metav1.Now(),
+		Message:             message(run, seq),
+		Reason:              "ReconciliationSucceeded",
+		ReportingController: "kustomize-controller",
+		EventMetadata:       map[string]string{"kustomize.toolkit.fluxcd.io/revision": "main@sha1:0123456789abcdef0123456789abcdef01234567"},
+	}
+}
+
+func postJSON(ctx context.Context, c *http.Client, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}
