@@ -15,6 +15,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
@@ -127,7 +128,8 @@ func (c completedConfig) New() (*Server, error) {
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
 	}
-	if err := c.addReconciler(s.GenericAPIServer); err != nil {
+	writers := statusWriters{providers: providerStatus, alerts: alertStatus, events: eventStatus}
+	if err := c.addReconciler(s.GenericAPIServer, writers); err != nil {
 		return nil, err
 	}
 	if f := c.ExtraConfig.NotificationInformers; f != nil {
@@ -141,13 +143,17 @@ func (c completedConfig) New() (*Server, error) {
 
 // addReconciler runs the status reconciler and the delivery loop once the
 // server serves, in the leader replica.
-func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer) error {
+func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters) error {
 	x := c.ExtraConfig
 	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
 		return nil
 	}
-	client, err := versioned.NewForConfig(c.GenericConfig.LoopbackClientConfig)
+	// The loopback client's 50 requests/s would cap status writes, and so
+	// deliveries: the server's own flow control paces them instead.
+	loopback := restclient.CopyConfig(c.GenericConfig.LoopbackClientConfig)
+	loopback.QPS, loopback.Burst = -1, 0
+	client, err := versioned.NewForConfig(loopback)
 	if err != nil {
 		return fmt.Errorf("creating the reconciler's client: %w", err)
 	}
@@ -155,7 +161,10 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer) err
 	if err != nil {
 		return fmt.Errorf("creating the reconciler: %w", err)
 	}
-	dispatcher, err := delivery.New(client, x.NotificationInformers, x.KubeInformers, x.Delivery)
+	controller.SetStatusWriters(reconcile.StatusWriters{Provider: writers.provider, Alert: writers.alert})
+	deliveryOptions := x.Delivery
+	deliveryOptions.WriteStatus = writers.event
+	dispatcher, err := delivery.New(client, x.NotificationInformers, x.KubeInformers, deliveryOptions)
 	if err != nil {
 		return fmt.Errorf("creating the delivery loop: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
 
 // reconcileAlert marks an Alert Ready when its Provider exists and is Ready.
@@ -53,7 +54,7 @@ func (c *Controller) reconcileAlert(ctx context.Context, namespace, name string)
 	before, after := readyOf(a.Status.Conditions), readyOf(status.Conditions)
 	updated := a.DeepCopy()
 	updated.Status = *status
-	if _, err := c.client.NotificationV1beta2().Alerts(namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+	if err := c.writeAlertStatus(ctx, updated); err != nil {
 		return fmt.Errorf("writing the status of Alert %s/%s: %w", namespace, name, err)
 	}
 	if before.Status != after.Status || before.Message != after.Message {
@@ -81,4 +82,12 @@ func (c *Controller) alertsOfProvider(namespace, provider string) []string {
 		}
 	}
 	return keys
+}
+
+func (c *Controller) writeAlertStatus(ctx context.Context, a *v1beta2.Alert) error {
+	if c.writers.Alert != nil {
+		return c.writers.Alert(ctx, a)
+	}
+	_, err := c.client.NotificationV1beta2().Alerts(a.Namespace).UpdateStatus(ctx, a, metav1.UpdateOptions{FieldManager: fieldManager})
+	return err
 }

@@ -41,7 +41,20 @@ type Controller struct {
 
 	providerQueue workqueue.TypedRateLimitingInterface[string]
 	alertQueue    workqueue.TypedRateLimitingInterface[string]
+
+	writers StatusWriters
 }
+
+// StatusWriters store the status of a Provider or an Alert. The server
+// passes ones that write into its storage in-process; by default they go
+// through the client's /status.
+type StatusWriters struct {
+	Provider func(ctx context.Context, p *v1beta2.Provider) error
+	Alert    func(ctx context.Context, a *v1beta2.Alert) error
+}
+
+// SetStatusWriters replaces the default status writers; call before Run.
+func (c *Controller) SetStatusWriters(w StatusWriters) { c.writers = w }
 
 // New returns a Controller. scheme must know the v1beta2 types, for the
 // references of Kubernetes Events.

@@ -94,7 +94,12 @@ func (c *Controller) writeProviderStatus(ctx context.Context, p *v1beta2.Provide
 	}
 	updated := p.DeepCopy()
 	updated.Status = *status
-	_, err := c.client.NotificationV1beta2().Providers(p.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: fieldManager})
+	var err error
+	if c.writers.Provider != nil {
+		err = c.writers.Provider(ctx, updated)
+	} else {
+		_, err = c.client.NotificationV1beta2().Providers(p.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: fieldManager})
+	}
 	if err != nil {
 		return fmt.Errorf("writing the status of Provider %s/%s: %w", p.Namespace, p.Name, err)
 	}
