@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build generate verify unit fuzz integration e2e test run up down clean deps
+.PHONY: all build generate verify unit fuzz integration e2e test run up down clean deps bench
 
 # A count, not a duration: a duration-bound run can end with a spurious
 # "context deadline exceeded" on a loaded machine.
@@ -50,6 +50,15 @@ e2e: build
 
 ## test: everything CI runs
 test: deps verify unit fuzz integration e2e
+
+## bench: measure the API and delivery beside their peers on a fresh local control plane
+## (numbers in .local/bench/results.json; BENCH_FLAGS passes flags, e.g. -only=api)
+BENCH_DIR := $(CURDIR)/.local/bench
+bench: deps build
+	hack/build-control-plane.sh
+	trap 'LOCAL_DIR=$(BENCH_DIR)/cp hack/local-down.sh' EXIT; \
+	  LOCAL_DIR=$(BENCH_DIR)/cp NOTIFICATION_FLAGS="--profiling $(BENCH_SERVER_FLAGS)" hack/local-up.sh && \
+	  $(GO) run ./test/bench -local-dir $(BENCH_DIR)/cp -out $(BENCH_DIR)/results.json $(BENCH_FLAGS)
 
 ## deps: install what the tests need on a fresh machine
 deps:

@@ -5,7 +5,8 @@
 # an APIService. State lives in $LOCAL_DIR (default .local/): pki/, run/
 # (PIDs), logs/, the admin kubeconfig at $LOCAL_DIR/kubeconfig and the
 # ports in $LOCAL_DIR/env, the event receiver's URL in $LOCAL_DIR/receiver-url. Ports are free ones picked at start unless given
-# as ETCD_PORT, KUBE_PORT and NOTIFICATION_PORT. hack/local-down.sh stops it.
+# as ETCD_PORT, KUBE_PORT and NOTIFICATION_PORT; NOTIFICATION_FLAGS adds
+# flags to notification-apiserver (e.g. --profiling). hack/local-down.sh stops it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_DIR="${LOCAL_DIR:-${ROOT}/.local}"
@@ -167,7 +168,7 @@ start notification-apiserver "${BIN}/notification-apiserver" \
   --authorization-kubeconfig="${SERVER_KUBECONFIG}" \
   --authorization-webhook-cache-authorized-ttl=1s --authorization-webhook-cache-unauthorized-ttl=1s \
   --embedded-etcd-dir="${LOCAL_DIR}/notification-etcd" \
-  --profiling=false --v=1
+  --profiling=false --v=1 ${NOTIFICATION_FLAGS:-}
 wait_for notification-apiserver 120 curl -sf --cacert "${PKI}/ca.crt" "https://127.0.0.1:${NOTIFICATION_PORT}/readyz"
 
 log "registering the APIService v1beta2.notification.toolkit.fluxcd.io"
@@ -209,9 +210,20 @@ discovered() {
 }
 wait_for "discovery of notification.toolkit.fluxcd.io" 120 discovered
 
-log "starting the event receiver on 127.0.0.1:${RECEIVER_PORT}"
+# The receiver is a sidecar of the server: it reaches the server in its own
+# pod directly, with its service account token, authenticated and
+# authorized by the server as through the kube-apiserver
+# (RECEIVER_VIA_AGGREGATOR=1 sends it through the aggregation layer).
+RECEIVER_KUBECONFIG="${PKI}/receiver.kubeconfig"
+receiver_server="https://127.0.0.1:${NOTIFICATION_PORT}"
+if [[ "${RECEIVER_VIA_AGGREGATOR:-0}" == 1 ]]; then
+  receiver_server="https://127.0.0.1:${KUBE_PORT}"
+fi
+sed "s|server: https://127.0.0.1:${KUBE_PORT}|server: ${receiver_server}|" "${SERVER_KUBECONFIG}" > "${RECEIVER_KUBECONFIG}"
+chmod 600 "${RECEIVER_KUBECONFIG}"
+log "starting the event receiver on 127.0.0.1:${RECEIVER_PORT} (storing events through ${receiver_server})"
 start receiver "${BIN}/notification-apiserver" receiver --listen="127.0.0.1:${RECEIVER_PORT}" \
-  --kubeconfig="${SERVER_KUBECONFIG}" --v=1
+  --kubeconfig="${RECEIVER_KUBECONFIG}" --v=1
 wait_for receiver 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/${RECEIVER_PORT}"
 echo "http://127.0.0.1:${RECEIVER_PORT}/" > "${LOCAL_DIR}/receiver-url"
 
