@@ -58,6 +58,7 @@ type Dispatcher struct {
 	client    versioned.Interface
 	events    listers.EventLister
 	alerts    listers.AlertLister
+	alertIdx  cache.Indexer
 	providers listers.ProviderLister
 	secrets   corelisters.SecretLister
 	synced    []cache.InformerSynced
@@ -89,10 +90,14 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 	al := nf.Notification().V1beta2().Alerts()
 	pr := nf.Notification().V1beta2().Providers()
 	se := kf.Core().V1().Secrets()
+	if err := addAlertIndex(al.Informer()); err != nil {
+		return nil, fmt.Errorf("indexing Alerts by event source: %w", err)
+	}
 	d := &Dispatcher{
 		client:    client,
 		events:    ev.Lister(),
 		alerts:    al.Lister(),
+		alertIdx:  al.Informer().GetIndexer(),
 		providers: pr.Lister(),
 		secrets:   se.Lister(),
 		synced:    []cache.InformerSynced{ev.Informer().HasSynced, al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
@@ -267,7 +272,7 @@ func (d *Dispatcher) route(ctx context.Context, e *v1beta2.Event) {
 	now := metav1.NewTime(d.opts.Clock.Now())
 	e.Status.RoutedAt = &now
 	e.Status.Deliveries = nil
-	alerts, err := d.alerts.List(labels.Everything())
+	alerts, err := candidates(d.alertIdx, e.InvolvedObject)
 	if err != nil {
 		e.Status.Message = "listing Alerts failed"
 		return
