@@ -11,34 +11,15 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kubeinformers "k8s.io/client-go/informers"
-	kubefake "k8s.io/client-go/kubernetes/fake"
-
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
-	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/fake"
-	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 )
 
-// newRouter returns a dispatcher whose Alert cache holds alerts, without
-// starting informers: route reads only that cache.
+// newRouter returns a dispatcher whose Alert cache holds alerts.
 func newRouter(tb testing.TB, alerts []*v1beta2.Alert) *Dispatcher {
 	tb.Helper()
-	client := fake.NewClientset()
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
-	d, err := New(client, nf, kf, Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store := nf.Notification().V1beta2().Alerts().Informer().GetIndexer()
-	for _, a := range alerts {
-		if err := store.Add(a); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return d
+	return newCachedDispatcher(tb, alerts, nil, nil)
 }
 
 // unrelatedAlerts are n Alerts that no event of a Kustomization in apps
