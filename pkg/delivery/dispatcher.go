@@ -95,6 +95,9 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Matcher.regexps == nil {
+		opts.Matcher.regexps = newRegexps()
+	}
 	ev := nf.Notification().V1beta2().Events()
 	al := nf.Notification().V1beta2().Alerts()
 	pr := nf.Notification().V1beta2().Providers()

@@ -87,14 +87,17 @@ func TestAnAlertWithTwoSourcesOfTheEventsKeyIsACandidateOnce(t *testing.T) {
 }
 
 // routeByListingAll is how route chose Alerts before the index: every
-// Alert through the Matcher, here in the index's order.
+// Alert through the Matcher, compiling its expressions anew, here in the
+// index's order.
 func routeByListingAll(d *Dispatcher, e *v1beta2.Event) ([]v1beta2.Delivery, []string) {
 	all, _ := d.alerts.List(labels.Everything())
 	slices.SortFunc(all, compareAlerts)
+	matcher := d.opts.Matcher
+	matcher.regexps = nil
 	var deliveries []v1beta2.Delivery
 	var problems []string
 	for _, a := range all {
-		ok, err := d.opts.Matcher.Match(context.Background(), e, a)
+		ok, err := matcher.Match(context.Background(), e, a)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("Alert %s/%s: %v", a.Namespace, a.Name, err))
 		}
@@ -152,7 +155,7 @@ func randomEvent(r *rand.Rand) *v1beta2.Event {
 	return e
 }
 
-func TestTheIndexRoutesLikeListingEveryAlert(t *testing.T) {
+func TestTheIndexAndCompiledExpressionsRouteLikeListingEveryAlert(t *testing.T) {
 	objectLabels := func(_ context.Context, io v1beta2.ObjectReference) (map[string]string, error) {
 		switch io.Name {
 		case "webapp":
@@ -179,7 +182,8 @@ func TestTheIndexRoutesLikeListingEveryAlert(t *testing.T) {
 					alerts[i] = randomAlert(r, i)
 				}
 				d := newRouter(t, alerts)
-				d.opts.Matcher = tc.matcher
+				d.opts.Matcher.Labels = tc.matcher.Labels
+				d.opts.Matcher.NoCrossNamespaceRefs = tc.matcher.NoCrossNamespaceRefs
 				for range 50 {
 					e := randomEvent(r)
 					wantDeliveries, wantProblems := routeByListingAll(d, e)
@@ -202,5 +206,25 @@ func TestTheIndexRoutesLikeListingEveryAlert(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRouteWithRegexps routes an event through an Alert that
+// filters messages, as Alerts that silence noisy reconciliations do.
+func BenchmarkRouteWithRegexps(b *testing.B) {
+	a := alert(func(a *v1beta2.Alert) {
+		a.Spec.InclusionList = []string{`^Kustomization/.+ (created|configured|deleted)`, `health check (failed|passed)`, `.*revision.*`}
+		a.Spec.ExclusionList = []string{`^Dependencies do not meet ready condition`, `(?i)no changes`, `unchanged$`}
+	})
+	d := newRouter(b, []*v1beta2.Alert{a})
+	e := event("info", "Kustomization/apps/webapp configured\nhealth check passed in 2s, revision main@sha1:4f1e2c3b")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Status = v1beta2.EventStatus{}
+		d.route(ctx, e)
+	}
+	if len(e.Status.Deliveries) != 1 {
+		b.Fatalf("deliveries %+v, want one", e.Status.Deliveries)
 	}
 }
