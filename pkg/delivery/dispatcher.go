@@ -63,11 +63,17 @@ type Dispatcher struct {
 	client    versioned.Interface
 	events    listers.EventLister
 	alerts    listers.AlertLister
+	alertIdx  cache.Indexer
 	providers listers.ProviderLister
 	secrets   corelisters.SecretLister
 	synced    []cache.InformerSynced
 	opts      Options
 	queue     workqueue.TypedRateLimitingInterface[string]
+
+	// resolver keeps the parsed certificates of certSecretRef Secrets and
+	// transports the connections to receivers, across deliveries.
+	resolver   *settings.Resolver
+	transports *notifier.Transports
 
 	// written holds the last status this dispatcher wrote for Events with
 	// deliveries pending: the informer's copy may not have caught up yet
@@ -75,6 +81,10 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	written map[string]*v1beta2.Event
 }
+
+// maxTransports bounds the HTTP transports, each with its pool of idle
+// connections, kept for Providers that connect differently.
+const maxTransports = 64
 
 // New returns a Dispatcher reading from the informer factories.
 func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kubeinformers.SharedInformerFactory, opts Options) (*Dispatcher, error) {
@@ -90,19 +100,28 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Matcher.regexps == nil {
+		opts.Matcher.regexps = newRegexps()
+	}
 	ev := nf.Notification().V1beta2().Events()
 	al := nf.Notification().V1beta2().Alerts()
 	pr := nf.Notification().V1beta2().Providers()
 	se := kf.Core().V1().Secrets()
+	if err := addAlertIndex(al.Informer()); err != nil {
+		return nil, fmt.Errorf("indexing Alerts by event source: %w", err)
+	}
 	d := &Dispatcher{
-		client:    client,
-		events:    ev.Lister(),
-		alerts:    al.Lister(),
-		providers: pr.Lister(),
-		secrets:   se.Lister(),
-		synced:    []cache.InformerSynced{ev.Informer().HasSynced, al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
-		opts:      opts,
-		written:   map[string]*v1beta2.Event{},
+		client:     client,
+		events:     ev.Lister(),
+		alerts:     al.Lister(),
+		alertIdx:   al.Informer().GetIndexer(),
+		providers:  pr.Lister(),
+		secrets:    se.Lister(),
+		synced:     []cache.InformerSynced{ev.Informer().HasSynced, al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
+		opts:       opts,
+		written:    map[string]*v1beta2.Event{},
+		resolver:   settings.NewResolver(),
+		transports: notifier.NewTransports(maxTransports),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.MinBackoff, opts.MaxBackoff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "events", Clock: opts.Clock}),
@@ -169,6 +188,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.queue.Add(wakeUp)
 	}
 	wg.Wait()
+	d.transports.CloseIdleConnections()
 	return nil
 }
 
@@ -272,7 +292,7 @@ func (d *Dispatcher) route(ctx context.Context, e *v1beta2.Event) {
 	now := metav1.NewTime(d.opts.Clock.Now())
 	e.Status.RoutedAt = &now
 	e.Status.Deliveries = nil
-	alerts, err := d.alerts.List(labels.Everything())
+	alerts, err := candidates(d.alertIdx, e.InvolvedObject)
 	if err != nil {
 		e.Status.Message = "listing Alerts failed"
 		return
@@ -329,7 +349,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 		deliveries.WithLabelValues(provider.Spec.Type, "skipped").Inc()
 		return
 	}
-	s, err := settings.Resolve(provider, func(ns, name string) (*corev1.Secret, error) {
+	s, err := d.resolver.Resolve(provider, func(ns, name string) (*corev1.Secret, error) {
 		return d.secrets.Secrets(ns).Get(name)
 	})
 	if err != nil {
@@ -348,7 +368,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 	if provider.Spec.Timeout != nil && provider.Spec.Timeout.Duration > 0 {
 		timeout = provider.Spec.Timeout.Duration
 	}
-	client, err := notifier.NewClient(s, timeout)
+	client, err := d.transports.NewClient(s, timeout)
 	if err != nil {
 		delivery.State, delivery.Message = Failed, err.Error()
 		return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -24,6 +25,10 @@ type Matcher struct {
 	// NoCrossNamespaceRefs refuses events of objects in other namespaces
 	// than the Alert's (Flux's --no-cross-namespace-refs).
 	NoCrossNamespaceRefs bool
+
+	// regexps keeps the compiled inclusion and exclusion expressions of
+	// the dispatcher's Matcher; without it, each match compiles anew.
+	regexps *regexps
 }
 
 // Match tells whether the Alert takes the event. Its error explains a
@@ -54,7 +59,7 @@ func (m Matcher) Match(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert) 
 	if len(a.Spec.InclusionList) > 0 {
 		included := false
 		for _, expr := range a.Spec.InclusionList {
-			re, err := regexp.Compile(expr)
+			re, err := m.compile(expr)
 			if err != nil {
 				return false, fmt.Errorf("inclusion regex %q does not compile: %v", expr, err)
 			}
@@ -68,7 +73,7 @@ func (m Matcher) Match(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert) 
 		}
 	}
 	for _, expr := range a.Spec.ExclusionList {
-		re, err := regexp.Compile(expr)
+		re, err := m.compile(expr)
 		if err != nil {
 			return false, fmt.Errorf("exclusion regex %q does not compile: %v", expr, err)
 		}
@@ -106,4 +111,47 @@ func (m Matcher) matchSource(ctx context.Context, e *v1beta2.Event, a *v1beta2.A
 		return false, fmt.Errorf("reading the labels of %s/%s/%s: %w", io.Kind, io.Namespace, io.Name, err)
 	}
 	return labels.SelectorFromSet(src.MatchLabels).Matches(labels.Set(objLabels)), nil
+}
+
+func (m Matcher) compile(expr string) (*regexp.Regexp, error) {
+	if m.regexps == nil {
+		return regexp.Compile(expr)
+	}
+	return m.regexps.compile(expr)
+}
+
+// maxRegexps bounds the expressions kept; past it, the cache starts over.
+const maxRegexps = 4096
+
+// regexps are compiled expressions by their source: compiling costs far
+// more than matching, and an Alert's expressions serve every event it
+// sees. Expressions that do not compile are not kept (validation refuses
+// them anyway).
+type regexps struct {
+	mu       sync.Mutex
+	compiled map[string]*regexp.Regexp
+}
+
+func newRegexps() *regexps {
+	return &regexps{compiled: map[string]*regexp.Regexp{}}
+}
+
+func (r *regexps) compile(expr string) (*regexp.Regexp, error) {
+	r.mu.Lock()
+	re, ok := r.compiled[expr]
+	r.mu.Unlock()
+	if ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.compiled) >= maxRegexps {
+		clear(r.compiled)
+	}
+	r.compiled[expr] = re
+	return re, nil
 }

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,30 @@ func TestCatastrophicRegexpsRunInLinearTime(t *testing.T) {
 	ok, err := Matcher{}.Match(context.Background(), event("info", message), a)
 	if err != nil || ok {
 		t.Errorf("match %v, err %v; want no match", ok, err)
+	}
+}
+
+func TestCompiledExpressionsAreKeptOnlyWhenTheyCompile(t *testing.T) {
+	r := newRegexps()
+	first, err := r.compile("fail(ed|ure)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := r.compile("fail(ed|ure)"); again != first {
+		t.Error("an expression was compiled twice")
+	}
+	if _, err := r.compile("fail("); err == nil {
+		t.Error("an expression that does not compile gave no error")
+	}
+	if _, kept := r.compiled["fail("]; kept {
+		t.Error("an expression that does not compile was kept")
+	}
+	for i := range maxRegexps + 10 {
+		if _, err := r.compile(fmt.Sprintf("e%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.compiled) > maxRegexps {
+			t.Fatalf("%d expressions kept, want at most %d", len(r.compiled), maxRegexps)
+		}
 	}
 }

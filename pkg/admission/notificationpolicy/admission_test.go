@@ -24,7 +24,7 @@ type recorder struct{ warnings []string }
 
 func (r *recorder) AddWarning(_, text string) { r.warnings = append(r.warnings, text) }
 
-func newPlugin(t *testing.T, policy address.Policy) *Plugin {
+func newPlugin(t testing.TB, policy address.Policy) *Plugin {
 	t.Helper()
 	kube := kubefake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "present"}})
 	kf := kubeinformers.NewSharedInformerFactory(kube, 0)
@@ -42,7 +42,7 @@ func newPlugin(t *testing.T, policy address.Policy) *Plugin {
 	return p
 }
 
-func validate(t *testing.T, p *Plugin, obj runtime.Object, subresource string) ([]string, error) {
+func validate(t testing.TB, p *Plugin, obj runtime.Object, subresource string) ([]string, error) {
 	t.Helper()
 	rec := &recorder{}
 	ctx := warning.WithWarningRecorder(context.Background(), rec)

@@ -3,7 +3,6 @@ package notifier
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,27 +22,10 @@ type Client struct {
 	secrets []string
 }
 
-// NewClient builds the HTTP client of a Provider.
+// NewClient builds the HTTP client of a Provider, on a transport of its
+// own: for one-off use. Delivery shares transports through Transports.
 func NewClient(s *settings.Settings, timeout time.Duration) (*Client, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.Proxy = http.ProxyFromEnvironment
-	if s.Proxy != "" {
-		proxy, err := url.Parse(s.Proxy)
-		if err != nil {
-			return nil, permanent("invalid proxy")
-		}
-		transport.Proxy = http.ProxyURL(proxy)
-	}
-	if s.RootCAs != nil || s.ClientCertificate != nil {
-		transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: s.RootCAs}
-		if s.ClientCertificate != nil {
-			transport.TLSClientConfig.Certificates = []tls.Certificate{*s.ClientCertificate}
-		}
-	}
-	return &Client{
-		http:    &http.Client{Transport: transport, Timeout: timeout},
-		secrets: secretsOf(s),
-	}, nil
+	return (*Transports)(nil).NewClient(s, timeout)
 }
 
 // secretsOf lists what must never appear in an error: the token, the
@@ -75,6 +57,13 @@ type Response struct {
 	Body   []byte
 }
 
+// maxResponseBody is how much of an answer Do keeps, and maxDrain how
+// much more it reads to reuse the connection.
+const (
+	maxResponseBody = 64 * 1024
+	maxDrain        = 256 * 1024
+)
+
 // Do sends a request and classifies its failure: network errors, 408, 429
 // and 5xx are worth a retry; other 4xx are not.
 func (c *Client) Do(ctx context.Context, method, target string, body []byte, header http.Header) (*Response, error) {
@@ -95,8 +84,11 @@ func (c *Client) Do(ctx context.Context, method, target string, body []byte, hea
 		}
 		return nil, retryable("request to %s failed: %s", hostOf(target), c.Redact(err.Error()))
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64*1024))
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	// A connection goes back to the pool only once its response is read
+	// to the end; past maxDrain, a new connection costs less.
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+	resp.Body.Close()
 	r := &Response{Status: resp.StatusCode, Body: data}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return r, nil

@@ -5,6 +5,7 @@
 package settings
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -35,6 +36,11 @@ type Settings struct {
 	RootCAs *x509.CertPool
 	// ClientCertificate is set when certSecretRef gives tls.crt and tls.key.
 	ClientCertificate *tls.Certificate
+	// TLSDigest identifies the bytes RootCAs and ClientCertificate come
+	// from, so that Providers with the same ones can share connections;
+	// zero when neither is set. It is a digest of a private key: never
+	// log it either.
+	TLSDigest [sha256.Size]byte
 	// Data is the whole Secret, for type-specific keys.
 	Data map[string][]byte
 }
@@ -75,6 +81,11 @@ var typesRequiringToken = map[string]string{
 // Resolve merges the Provider's spec with its Secrets and checks the result.
 // Errors name Secrets and keys, never values.
 func Resolve(p *v1beta2.Provider, get SecretGetter) (*Settings, error) {
+	return resolve(p, get, nil)
+}
+
+// resolve is Resolve, reusing what r parsed when r is not nil.
+func resolve(p *v1beta2.Provider, get SecretGetter, r *Resolver) (*Settings, error) {
 	s := &Settings{
 		Type:     p.Spec.Type,
 		Address:  p.Spec.Address,
@@ -96,7 +107,7 @@ func Resolve(p *v1beta2.Provider, get SecretGetter) (*Settings, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.tlsFromSecret(secret); err != nil {
+		if err := s.tlsFromSecret(secret, r); err != nil {
 			return nil, err
 		}
 	}
@@ -176,7 +187,12 @@ func (s *Settings) fromSecret(secret *corev1.Secret) error {
 	return nil
 }
 
-func (s *Settings) tlsFromSecret(secret *corev1.Secret) error {
+func (s *Settings) tlsFromSecret(secret *corev1.Secret, r *Resolver) error {
+	// Only what parsed is kept, so a version kept passes every check below.
+	if parsed, ok := r.lookup(secret); ok {
+		s.RootCAs, s.ClientCertificate, s.TLSDigest = parsed.rootCAs, parsed.clientCertificate, parsed.digest
+		return nil
+	}
 	where := fmt.Sprintf("Secret %s/%s", secret.Namespace, secret.Name)
 	ca := secret.Data["ca.crt"]
 	if len(ca) == 0 {
@@ -186,12 +202,13 @@ func (s *Settings) tlsFromSecret(secret *corev1.Secret) error {
 	if len(ca) == 0 && len(certPEM) == 0 && len(keyPEM) == 0 {
 		return fmt.Errorf("%s has no ca.crt (or caFile) nor tls.crt and tls.key", where)
 	}
+	var parsed parsedTLS
 	if len(ca) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(ca) {
 			return fmt.Errorf("the CA certificate in %s is not valid PEM", where)
 		}
-		s.RootCAs = pool
+		parsed.rootCAs = pool
 	}
 	if (len(certPEM) == 0) != (len(keyPEM) == 0) {
 		return fmt.Errorf("%s must hold both tls.crt and tls.key, or neither", where)
@@ -201,7 +218,10 @@ func (s *Settings) tlsFromSecret(secret *corev1.Secret) error {
 		if err != nil {
 			return fmt.Errorf("the client certificate in %s does not load", where)
 		}
-		s.ClientCertificate = &cert
+		parsed.clientCertificate = &cert
 	}
+	parsed.digest = tlsDigest(ca, certPEM, keyPEM)
+	r.keep(secret, parsed)
+	s.RootCAs, s.ClientCertificate, s.TLSDigest = parsed.rootCAs, parsed.clientCertificate, parsed.digest
 	return nil
 }

@@ -139,7 +139,7 @@ func TestTelegramNeedsNoAddress(t *testing.T) {
 	}
 }
 
-func selfSigned(t *testing.T) (string, string) {
+func selfSigned(t testing.TB) (string, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

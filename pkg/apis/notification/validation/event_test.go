@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -75,5 +76,36 @@ func TestValidateEventStatusUpdate(t *testing.T) {
 	want := []string{"FieldValueDuplicate status.deliveries[1]", "FieldValueInvalid status.deliveries[2].attempts", "FieldValueNotSupported status.deliveries[2].state"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("errors %v, want %v", got, want)
+	}
+}
+
+func BenchmarkValidateEvent(b *testing.B) {
+	flux := validEvent()
+	flux.Message = "Kustomization/apps/webapp dry-run failed: " + strings.Repeat("error validating data: ", 20)
+	flux.EventMetadata = map[string]string{
+		"revision": "main@sha1:4f1e2c3b5a6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f", "summary": "production", "env": "prod",
+	}
+	flux.ReportingInstance = "kustomize-controller-7d9f8b6c5-x2x4z"
+	largest := validEvent()
+	largest.Message = strings.Repeat("m", MaxEventMessageLength)
+	largest.EventMetadata = map[string]string{}
+	for i := range MaxEventMetadataKeys {
+		largest.EventMetadata[fmt.Sprintf("key-%03d", i)] = strings.Repeat("v", MaxEventMetadataBytes/MaxEventMetadataKeys-8)
+	}
+	invalid := validEvent()
+	invalid.InvolvedObject.Namespace, invalid.Severity, invalid.Reason = "other", "trace", ""
+	for _, bc := range []struct {
+		name  string
+		event *notification.Event
+		valid bool
+	}{{"a Flux event", flux, true}, {"the largest event", largest, true}, {"an invalid event", invalid, false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if errs := ValidateEvent(bc.event); (len(errs) == 0) != bc.valid {
+					b.Fatalf("errors %v", errs)
+				}
+			}
+		})
 	}
 }
