@@ -38,6 +38,11 @@ func startEmbeddedEtcd(dir string) (*embeddedEtcd, error) {
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.LogLevel = "error"
+	// A single member has no follower to catch up: a raft log of 10,000
+	// entries (the default) held in memory cost about 20 MiB after a
+	// burst of events for nothing.
+	cfg.SnapshotCount = 1000
+	cfg.SnapshotCatchUpEntries = 100
 	// Each restart gets new ports: let the member's recorded peer URL follow.
 	cfg.StrictReconfigCheck = false
 

@@ -119,7 +119,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"How long the same event (same object, message, revision and token) is refused as a duplicate, "+
 			"like Flux's --rate-limit-interval. After it, the same event is delivered again.")
 	dfs := fss.FlagSet("delivery")
-	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 4, "Events delivered in parallel.")
+	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 16, "Events delivered in parallel (each waits for its receiver and for its status write).")
 	dfs.DurationVar(&o.Delivery.MinBackoff, "delivery-min-backoff", time.Second, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	dfs.DurationVar(&o.Delivery.MaxBackoff, "delivery-max-backoff", 5*time.Minute, "Longest wait between two retries of a failed delivery. Retries go on until the Event expires.")
 	dfs.BoolVar(&o.Delivery.Matcher.NoCrossNamespaceRefs, "no-cross-namespace-refs", false,

@@ -113,6 +113,9 @@ func keyOf(s *settings.Settings) (transportKey, bool) {
 // environment's), CA and client certificate.
 func newTransport(s *settings.Settings) (*http.Transport, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// The delivery workers post to the same receiver at once: keep a
+	// connection for each, not the default two.
+	transport.MaxIdleConnsPerHost = 32
 	transport.Proxy = http.ProxyFromEnvironment
 	if s.Proxy != "" {
 		proxy, err := url.Parse(s.Proxy)
