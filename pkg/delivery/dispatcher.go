@@ -25,6 +25,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/settings"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
+	notificationinformers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions/notification/v1beta2"
 	listers "github.com/notification-apiserver/notification-apiserver/pkg/generated/listers/notification/v1beta2"
 )
 
@@ -103,7 +104,6 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 	if opts.Matcher.regexps == nil {
 		opts.Matcher.regexps = newRegexps()
 	}
-	ev := nf.Notification().V1beta2().Events()
 	al := nf.Notification().V1beta2().Alerts()
 	pr := nf.Notification().V1beta2().Providers()
 	se := kf.Core().V1().Secrets()
@@ -112,12 +112,11 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 	}
 	d := &Dispatcher{
 		client:     client,
-		events:     ev.Lister(),
 		alerts:     al.Lister(),
 		alertIdx:   al.Informer().GetIndexer(),
 		providers:  pr.Lister(),
 		secrets:    se.Lister(),
-		synced:     []cache.InformerSynced{ev.Informer().HasSynced, al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
+		synced:     []cache.InformerSynced{al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
 		opts:       opts,
 		written:    map[string]*v1beta2.Event{},
 		resolver:   settings.NewResolver(),
@@ -126,21 +125,40 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.MinBackoff, opts.MaxBackoff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "events", Clock: opts.Clock}),
 	}
-	_, err := ev.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	return d, nil
+}
+
+// watchPending starts an informer on the Events with work left (see
+// event.PendingField): the only ones the loop needs, so that a delivered
+// Event leaves its memory. It lives as long as ctx, one leadership.
+func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, error) {
+	informer := notificationinformers.NewFilteredEventInformer(d.client, metav1.NamespaceAll, 0,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+		func(o *metav1.ListOptions) { o.FieldSelector = pendingSelector })
+	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) {
 				d.enqueue(obj)
 			}
 		},
+		// Delivered, expired or deleted: no more retries.
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-				d.queue.Forget(key) // expired or deleted: no more retries
+				d.queue.Forget(key)
 				d.remember(key, nil)
 			}
 		},
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	d.events = listers.NewEventLister(informer.GetIndexer())
+	go informer.RunWithContext(ctx)
+	return informer.HasSynced, nil
 }
+
+// pendingSelector selects the Events with work left.
+const pendingSelector = "status.pending=true"
 
 func (d *Dispatcher) enqueue(obj any) {
 	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
@@ -163,7 +181,11 @@ func needsWork(e *v1beta2.Event) bool {
 
 // Run delivers until ctx ends; it can run again later (a new leadership).
 func (d *Dispatcher) Run(ctx context.Context) error {
-	if !cache.WaitForCacheSync(ctx.Done(), d.synced...) {
+	eventsSynced, err := d.watchPending(ctx)
+	if err != nil {
+		return fmt.Errorf("dispatcher: watching Events: %w", err)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), append(d.synced, eventsSynced)...) {
 		return fmt.Errorf("dispatcher: caches did not sync")
 	}
 	// Resume what a previous run or another replica left undone.
@@ -230,6 +252,9 @@ func (d *Dispatcher) Process(ctx context.Context, key string) (bool, error) {
 	namespace, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return false, nil
+	}
+	if d.events == nil {
+		return true, fmt.Errorf("the dispatcher does not watch Events yet")
 	}
 	cached, err := d.events.Events(namespace).Get(name)
 	if apierrors.IsNotFound(err) {

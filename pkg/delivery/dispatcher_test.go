@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeinformers "k8s.io/client-go/informers"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
@@ -136,6 +137,11 @@ func TestTheAddressPolicyHoldsAtDelivery(t *testing.T) {
 	kf.Start(ctx.Done())
 	nf.WaitForCacheSync(ctx.Done())
 	kf.WaitForCacheSync(ctx.Done())
+	synced, err := d.watchPending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitForCacheSync(ctx.Done(), synced)
 	if _, err := d.Process(ctx, "apps/e"); err != nil {
 		t.Fatal(err)
 	}

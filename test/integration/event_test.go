@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/retry"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -239,5 +240,64 @@ func TestEventsBySelector(t *testing.T) {
 	}
 	if len(list.Items) != 1 || list.Items[0].Message != "broken" {
 		t.Errorf("selected %d events", len(list.Items))
+	}
+}
+
+// The delivery loop watches status.pending=true only: an Event is pending
+// until routed, and leaves that selection once nothing is left to do.
+func TestEventsSelectedByPendingWork(t *testing.T) {
+	ns := "events-pending"
+	events := client.NotificationV1beta2().Events(ns)
+	created, err := events.Create(t.Context(), newEvent(ns, "nothing routes me"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(selector string) []string {
+		list, err := events.List(t.Context(), metav1.ListOptions{FieldSelector: selector})
+		if err != nil {
+			t.Fatalf("list %s: %v", selector, err)
+		}
+		var out []string
+		for _, e := range list.Items {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	// No Alert matches: once routed, nothing is pending.
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		e, err := events.Get(ctx, created.Name, metav1.GetOptions{})
+		return err == nil && e.Status.RoutedAt != nil, err
+	})
+	if err != nil {
+		t.Fatalf("never routed: %v", err)
+	}
+	if got := names("status.pending=true"); len(got) != 0 {
+		t.Errorf("status.pending=true selects %v after routing", got)
+	}
+	if got := names("status.pending=false"); len(got) != 1 || got[0] != created.Name {
+		t.Errorf("status.pending=false selects %v, want [%s]", got, created.Name)
+	}
+	// A pending delivery written to the status brings it back (the
+	// delivery loop then settles it: watch, do not list).
+	w, err := events.Watch(t.Context(), metav1.ListOptions{FieldSelector: "status.pending=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	latest, err := events.Get(t.Context(), created.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest.Status.Deliveries = []v1beta2.Delivery{{Alert: "a", Provider: "p", State: "Pending"}}
+	if _, err := events.UpdateStatus(t.Context(), latest, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if e, ok := ev.Object.(*v1beta2.Event); !ok || ev.Type != watch.Added || e.Name != created.Name {
+			t.Errorf("the pending watch saw %s %T, want ADDED %s", ev.Type, ev.Object, created.Name)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the pending watch saw nothing of the Event made pending")
 	}
 }

@@ -50,7 +50,7 @@ func Resource(resource string) schema.GroupResource {
 func addFieldLabelConversions(scheme *runtime.Scheme) error {
 	return scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind("Event"), func(label, value string) (string, string, error) {
 		switch label {
-		case "metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "severity", "reason":
+		case "metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "severity", "reason", "status.pending":
 			return label, value, nil
 		}
 		return "", "", fmt.Errorf("field label not supported for Events: %s", label)

@@ -5,6 +5,7 @@ package event
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -130,8 +131,27 @@ func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 		"involvedObject.name": e.InvolvedObject.Name,
 		"severity":            e.Severity,
 		"reason":              e.Reason,
+		PendingField:          strconv.FormatBool(Pending(e)),
 	}, &e.ObjectMeta, true)
 	return e.Labels, fs, nil
+}
+
+// PendingField selects the Events with work left for the delivery loop:
+// not routed yet, or a delivery pending. The delivery loop watches only
+// those, so an Event leaves its memory once delivered.
+const PendingField = "status.pending"
+
+// Pending tells whether an Event has work left for the delivery loop.
+func Pending(e *notification.Event) bool {
+	if e.Status.RoutedAt == nil {
+		return true
+	}
+	for _, d := range e.Status.Deliveries {
+		if d.State == notification.DeliveryPending {
+			return true
+		}
+	}
+	return false
 }
 
 // Match selects Events by label and field.
