@@ -59,7 +59,7 @@ func main() {
 	flag.IntVar(&b.big, "big", 10000, "Providers and Alerts of the scale run")
 	flag.IntVar(&b.burst, "burst", 10000, "events of the memory burst")
 	flag.StringVar(&b.profileDir, "profile-dir", "", "write CPU profiles of the server during the delivery bursts here (needs --profiling)")
-	only := flag.String("only", "", "comma-separated steps to run (default all): gobench,api,delivery,steady,fanout,scale")
+	only := flag.String("only", "", "comma-separated steps to run (default all): gobench,api,delivery,steady,fanout,burst,scale")
 	flag.Parse()
 
 	if err := b.setup(); err != nil {
@@ -74,6 +74,7 @@ func main() {
 		{"delivery", b.deliveryBenchmarks},
 		{"steady", b.steadyBenchmark},
 		{"fanout", b.fanOut},
+		{"burst", b.burstMemory},
 		{"scale", b.scaleBenchmarks},
 	}
 	ctx := context.Background()

@@ -78,6 +78,11 @@ func NewOptions() *Options {
 	}
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1beta2.SchemeGroupVersion, schema.GroupKind{Group: v1beta2.GroupName})
+	// Events are written once or twice and read by the delivery loop's one
+	// watch of the pending ones: a watch cache would hold every Event of
+	// the retention period in memory for nothing. --watch-cache-sizes
+	// can turn it back on.
+	o.RecommendedOptions.Etcd.WatchCacheSizes = []string{"events." + v1beta2.GroupName + "#0"}
 	return o
 }
 
