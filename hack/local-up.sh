@@ -214,16 +214,15 @@ wait_for "discovery of notification.toolkit.fluxcd.io" 120 discovered
 # pod directly, with its service account token, authenticated and
 # authorized by the server as through the kube-apiserver
 # (RECEIVER_VIA_AGGREGATOR=1 sends it through the aggregation layer).
-RECEIVER_KUBECONFIG="${PKI}/receiver.kubeconfig"
-receiver_server="https://127.0.0.1:${NOTIFICATION_PORT}"
+receiver_direct=(--api-server="https://127.0.0.1:${NOTIFICATION_PORT}" --api-server-ca-file="${PKI}/ca.crt")
+receiver_via="notification-apiserver directly"
 if [[ "${RECEIVER_VIA_AGGREGATOR:-0}" == 1 ]]; then
-  receiver_server="https://127.0.0.1:${KUBE_PORT}"
+  receiver_direct=()
+  receiver_via="the kube-apiserver"
 fi
-sed "s|server: https://127.0.0.1:${KUBE_PORT}|server: ${receiver_server}|" "${SERVER_KUBECONFIG}" > "${RECEIVER_KUBECONFIG}"
-chmod 600 "${RECEIVER_KUBECONFIG}"
-log "starting the event receiver on 127.0.0.1:${RECEIVER_PORT} (storing events through ${receiver_server})"
+log "starting the event receiver on 127.0.0.1:${RECEIVER_PORT} (storing events through ${receiver_via})"
 start receiver "${BIN}/notification-apiserver" receiver --listen="127.0.0.1:${RECEIVER_PORT}" \
-  --kubeconfig="${RECEIVER_KUBECONFIG}" --v=1
+  --kubeconfig="${SERVER_KUBECONFIG}" "${receiver_direct[@]}" --v=1
 wait_for receiver 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/${RECEIVER_PORT}"
 echo "http://127.0.0.1:${RECEIVER_PORT}/" > "${LOCAL_DIR}/receiver-url"
 

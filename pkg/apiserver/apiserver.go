@@ -149,10 +149,11 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
 		return nil
 	}
-	// The loopback client's 50 requests/s would cap status writes, and so
-	// deliveries: the server's own flow control paces them instead.
+	// Status goes through the statusWriters (in-process); the client
+	// remains for what the reconciler reads and the pending Events watch,
+	// in protobuf.
 	loopback := restclient.CopyConfig(c.GenericConfig.LoopbackClientConfig)
-	loopback.QPS, loopback.Burst = -1, 0
+	loopback.ContentType = "application/vnd.kubernetes.protobuf"
 	client, err := versioned.NewForConfig(loopback)
 	if err != nil {
 		return fmt.Errorf("creating the reconciler's client: %w", err)

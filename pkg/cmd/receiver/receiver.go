@@ -26,6 +26,10 @@ type Options struct {
 	RetryAfter time.Duration
 	QPS        float32
 	Burst      int
+	// Server, when set, is where events are stored instead of the
+	// kubeconfig's server: notification-apiserver in the receiver's own
+	// pod, under the same authentication and authorization.
+	Server, ServerCAFile, ServerName string
 }
 
 // NewCommand returns the receiver command.
@@ -51,6 +55,9 @@ func NewCommand() *cobra.Command {
 	fs.DurationVar(&o.Timeout, "api-timeout", o.Timeout, "Longest wait for the Kubernetes API to store one event.")
 	fs.Float32Var(&o.QPS, "kube-api-qps", o.QPS, "Requests per second to the Kubernetes API; 0 leaves the pace to the API's own flow control (429s become 503s for the sender).")
 	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Burst of requests above --kube-api-qps.")
+	fs.StringVar(&o.Server, "api-server", o.Server, "URL of notification-apiserver to store events in directly (e.g. https://localhost:8443, the server in the same pod), with the kubeconfig's credentials; empty: the kubeconfig's server (the kube-apiserver, through its aggregation layer).")
+	fs.StringVar(&o.ServerCAFile, "api-server-ca-file", o.ServerCAFile, "CA bundle verifying --api-server's certificate.")
+	fs.StringVar(&o.ServerName, "api-server-name", o.ServerName, "Name expected in --api-server's certificate, when not the URL's host (e.g. notification-apiserver.notification-system.svc).")
 	fs.DurationVar(&o.RetryAfter, "duplicate-retry-after", o.RetryAfter, "What the Retry-After of a duplicate tells the sender (the dedup window).")
 	cmd.Flags().AddFlagSet(fs)
 	// Its own help: the server's flags are not the receiver's.
@@ -66,6 +73,17 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
 	cfg.UserAgent = "notification-apiserver-receiver"
+	if o.Server != "" {
+		cfg.Host = o.Server
+		if o.ServerCAFile != "" {
+			cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.CAData = o.ServerCAFile, nil
+		}
+		if o.ServerName != "" {
+			cfg.TLSClientConfig.ServerName = o.ServerName
+		}
+	}
+	// Protobuf costs the server less to decode than JSON.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	// client-go's default of 5 requests/s would cap the events accepted.
 	cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	if o.QPS <= 0 {

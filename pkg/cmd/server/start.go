@@ -19,6 +19,7 @@ import (
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
@@ -209,7 +210,10 @@ func (o *Options) Config() (*apiserver.Config, error) {
 
 	var notificationInformers informers.SharedInformerFactory
 	newInformers := func(c *genericapiserver.RecommendedConfig) error {
-		client, err := versioned.NewForConfig(c.LoopbackClientConfig)
+		// Protobuf: the informers decode every Provider and Alert change.
+		loopback := rest.CopyConfig(c.LoopbackClientConfig)
+		loopback.ContentType = "application/vnd.kubernetes.protobuf"
+		client, err := versioned.NewForConfig(loopback)
 		if err != nil {
 			return fmt.Errorf("creating the loopback client: %w", err)
 		}
