@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -252,7 +253,7 @@ func (b *bench) route(ctx context.Context, ns, provider, alert, address string) 
 		ObjectMeta: metav1.ObjectMeta{Name: provider},
 		Spec:       v1beta2.ProviderSpec{Type: "generic", Address: address},
 	}
-	if _, err := b.client.NotificationV1beta2().Providers(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := b.ensureProvider(ctx, ns, p); err != nil {
 		return err
 	}
 	a := &v1beta2.Alert{
@@ -335,4 +336,20 @@ func postJSON(ctx context.Context, c *http.Client, url string, body []byte) erro
 		return fmt.Errorf("POST %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// ensureProvider creates a Provider, or points an existing one (of an
+// earlier run on the same control plane) at this run's address.
+func (b *bench) ensureProvider(ctx context.Context, ns string, p *v1beta2.Provider) error {
+	providers := b.client.NotificationV1beta2().Providers(ns)
+	_, err := providers.Create(ctx, p, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"address": p.Spec.Address}})
+	if err != nil {
+		return err
+	}
+	_, err = providers.Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
 }

@@ -27,7 +27,7 @@ func (b *bench) fanOut(ctx context.Context) error {
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec:       v1beta2.ProviderSpec{Type: "generic", Address: fmt.Sprintf("%s/fanout/%d", b.sink.URL, i)},
 		}
-		if _, err := b.client.NotificationV1beta2().Providers(fanoutNS).Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := b.ensureProvider(ctx, fanoutNS, p); err != nil {
 			return err
 		}
 		a := &v1beta2.Alert{

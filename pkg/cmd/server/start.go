@@ -14,6 +14,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
+	"k8s.io/apiserver/pkg/features"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
@@ -145,6 +146,13 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Refuse Providers whose address or proxy is plain http.")
 	ro.EgressSelector.AddFlags(fss.FlagSet("egress selector"))
 	ro.Traces.AddFlags(fss.FlagSet("tracing"))
+	// Snapshots of the watch cache at every resourceVersion serve
+	// paginated LISTs from memory; here they held more memory than the
+	// objects themselves (44 MiB with 10,000 Providers and 10,000 Alerts).
+	// --feature-gates=ListFromCacheSnapshot=true turns them back on.
+	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(map[string]bool{string(features.ListFromCacheSnapshot): false}); err != nil {
+		klog.ErrorS(err, "Could not change the default of a feature gate")
+	}
 	utilfeature.DefaultMutableFeatureGate.AddFlag(fss.FlagSet("features"))
 	return fss
 }
