@@ -66,6 +66,7 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 		return fmt.Errorf("creating CRD Providers: %w", err)
 	}
 	r := b.results
+	b.crdCreateRate = crd.rate()
 	r.add("api.create.rate (aggregated)", "objects/s", ours.rate()).
 		versus("CRD", crd.rate()).ratioAtLeast("≥ 1.0 × CRD", 1.0)
 	r.add("api.create.p50 (aggregated)", "ms", ours.p(50)).versus("CRD", crd.p(50))

@@ -69,6 +69,10 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 			met := res.rate >= 2300
 			m.Met = &met
 		}
+		if path.name == "api" && b.crdCreateRate > 0 {
+			r.add("delivery.api.rate vs CRD creates", "events/s", res.rate).
+				versus("CRD creates/s", b.crdCreateRate).ratioAtLeast("≥ 1.0 × CRD create rate", 1.0)
+		}
 		r.add(fmt.Sprintf("delivery.%s.p50 (post to sink)", path.name), "ms", res.p50).versus("plain client", limit.p50)
 		r.add(fmt.Sprintf("delivery.%s.p99", path.name), "ms", res.p99).versus("plain client", limit.p99)
 		m = r.add(fmt.Sprintf("delivery.%s.cpu per event (server+receiver)", path.name), "µs", res.cpuOurs)

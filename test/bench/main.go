@@ -43,6 +43,8 @@ type bench struct {
 
 	profileDir string // CPU profiles of the server go here
 
+	crdCreateRate float64 // of this run's api step, the peer of delivery through the API
+
 	results *Results
 	sink    *sink
 }
