@@ -82,6 +82,25 @@ func TestHostileInputGetsAClear4xx(t *testing.T) {
 	if code != 201 {
 		t.Errorf("unknown fields, leniently: %d", code)
 	}
+	// Names and namespaces at their limits are fine; one more character is
+	// refused naming the problem.
+	if code, answer := postRaw(t, "events", ns, []byte(eventJSON(ns, strings.Repeat("n", 253), "")), nil); code != 201 {
+		t.Errorf("a name of 253 characters: %d %.300s", code, answer)
+	}
+	provider := func(name string) []byte {
+		return []byte(`{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Provider","metadata":{"name":"` + name +
+			`"},"spec":{"type":"generic","address":"https://example.com/hook"}}`)
+	}
+	if code, answer := postRaw(t, "providers", ns, provider(strings.Repeat("p", 253)), nil); code != 201 {
+		t.Errorf("a Provider name of 253 characters: %d %.300s", code, answer)
+	}
+	if code, answer := postRaw(t, "providers", ns, provider(strings.Repeat("p", 254)), nil); code != 422 || !strings.Contains(answer, "metadata.name") {
+		t.Errorf("a Provider name of 254 characters: %d %.300s", code, answer)
+	}
+	longNS := strings.Repeat("x", 64)
+	if code, answer := postRaw(t, "events", longNS, []byte(eventJSON(longNS, "e", "")), nil); code/100 != 4 || !strings.Contains(answer, longNS) {
+		t.Errorf("a namespace of 64 characters: %d %.300s", code, answer)
+	}
 	// And the server is fine.
 	if raw, err := client.NotificationV1beta2().RESTClient().Get().AbsPath("/readyz").DoRaw(t.Context()); err != nil || string(raw) != "ok" {
 		t.Errorf("/readyz after hostile input: %q %v", raw, err)
