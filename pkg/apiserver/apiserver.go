@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -112,7 +113,10 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, eventStatus, err := eventstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Events)
+	backlog := &backlog{}
+	eventOptions := c.ExtraConfig.Events
+	eventOptions.Pending = backlog.pending
+	events, eventStatus, err := eventstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, eventOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +133,7 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
 	}
 	writers := statusWriters{providers: providerStatus, alerts: alertStatus, events: eventStatus}
-	if err := c.addReconciler(s.GenericAPIServer, writers); err != nil {
+	if err := c.addReconciler(s.GenericAPIServer, writers, backlog); err != nil {
 		return nil, err
 	}
 	if f := c.ExtraConfig.NotificationInformers; f != nil {
@@ -143,7 +147,7 @@ func (c completedConfig) New() (*Server, error) {
 
 // addReconciler runs the status reconciler and the delivery loop once the
 // server serves, in the leader replica.
-func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters) error {
+func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters, backlog *backlog) error {
 	x := c.ExtraConfig
 	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
@@ -169,6 +173,7 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 	if err != nil {
 		return fmt.Errorf("creating the delivery loop: %w", err)
 	}
+	backlog.count.Store(dispatcher)
 	return s.AddPostStartHook("notification-reconciler", func(ctx genericapiserver.PostStartHookContext) error {
 		go func() {
 			err := runAsLeader(ctx, x.KubeClient, x.LeaderElection, func(ctx context.Context) {
@@ -194,4 +199,17 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 		}()
 		return nil
 	})
+}
+
+// backlog tells the Event storage how many Events await delivery, once
+// the delivery loop exists.
+type backlog struct {
+	count atomic.Pointer[delivery.Dispatcher]
+}
+
+func (b *backlog) pending() int {
+	if d := b.count.Load(); d != nil {
+		return d.Pending()
+	}
+	return 0
 }

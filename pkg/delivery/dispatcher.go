@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -81,6 +82,9 @@ type Dispatcher struct {
 	// when the retry comes.
 	mu      sync.Mutex
 	written map[string]*v1beta2.Event
+
+	// pending counts the Events of the pending watch.
+	pending atomic.Int64
 }
 
 // maxTransports bounds the HTTP transports, each with its pool of idle
@@ -135,14 +139,17 @@ func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, er
 	informer := notificationinformers.NewFilteredEventInformer(d.client, metav1.NamespaceAll, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 		func(o *metav1.ListOptions) { o.FieldSelector = pendingSelector })
+	d.setPending(0)
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
+			d.setPending(d.pending.Add(1))
 			if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) {
 				d.enqueue(obj)
 			}
 		},
 		// Delivered, expired or deleted: no more retries.
 		DeleteFunc: func(obj any) {
+			d.setPending(d.pending.Add(-1))
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				d.queue.Forget(key)
 				d.remember(key, nil)
@@ -155,6 +162,17 @@ func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, er
 	d.events = listers.NewEventLister(informer.GetIndexer())
 	go informer.RunWithContext(ctx)
 	return informer.HasSynced, nil
+}
+
+// Pending is how many Events await delivery, as this replica sees them
+// while it leads (0 otherwise).
+func (d *Dispatcher) Pending() int { return int(d.pending.Load()) }
+
+func (d *Dispatcher) setPending(n int64) {
+	if n == 0 {
+		d.pending.Store(0)
+	}
+	pendingEvents.Set(float64(n))
 }
 
 // pendingSelector selects the Events with work left.
@@ -211,6 +229,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.transports.CloseIdleConnections()
+	d.setPending(0) // a follower holds no Events
 	return nil
 }
 

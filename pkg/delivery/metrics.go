@@ -30,11 +30,17 @@ var (
 		Help:           "Events routed, by whether any Alert matched.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"matched"})
+	pendingEvents = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      "notification",
+		Name:           "events_pending",
+		Help:           "Events awaiting delivery (not routed yet, or a delivery pending), in the leader.",
+		StabilityLevel: metrics.ALPHA,
+	})
 	registerMetrics sync.Once
 )
 
 func init() {
 	registerMetrics.Do(func() {
-		legacyregistry.MustRegister(deliveries, deliveryDuration, routed)
+		legacyregistry.MustRegister(deliveries, deliveryDuration, routed, pendingEvents)
 	})
 }

@@ -70,7 +70,7 @@ func NewOptions() *Options {
 			apiserver.Codecs.LegacyCodec(v1beta2.SchemeGroupVersion),
 		),
 		EmbeddedEtcdDir:    "notification-apiserver.etcd",
-		Events:             eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute},
+		Events:             eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute, MaxPending: 10000},
 		ShutdownWatchGrace: 5 * time.Second,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
@@ -126,6 +126,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"How long the same event (same object, message, revision and token) is refused as a duplicate, "+
 			"like Flux's --rate-limit-interval. After it, the same event is delivered again.")
 	dfs := fss.FlagSet("delivery")
+	dfs.IntVar(&o.Events.MaxPending, "max-pending-events", o.Events.MaxPending,
+		"Refuse new Events (429, Retry-After; the receiver answers 503 so that Flux retries) while this many await delivery in the leader; 0: no limit. "+
+			"It bounds the memory and etcd space an outage of receivers can take.")
 	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 16, "Events delivered in parallel (each waits for its receiver and for its status write).")
 	dfs.DurationVar(&o.Delivery.MinBackoff, "delivery-min-backoff", time.Second, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	dfs.DurationVar(&o.Delivery.MaxBackoff, "delivery-max-backoff", 5*time.Minute, "Longest wait between two retries of a failed delivery. Retries go on until the Event expires.")

@@ -27,6 +27,12 @@ type Options struct {
 	DedupWindow time.Duration
 	// Clock tells the time; the real clock when nil.
 	Clock clock.PassiveClock
+	// MaxPending refuses new Events while this many await delivery (0: no
+	// limit), so that an outage of receivers fills neither memory nor
+	// etcd without bound: senders get 429 and retry.
+	MaxPending int
+	// Pending counts the Events awaiting delivery (nil: unknown).
+	Pending func() int
 }
 
 // REST is the etcd storage of the events resource.
@@ -108,6 +114,12 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	e, ok := obj.(*notification.Event)
 	if !ok {
 		return nil, fmt.Errorf("not an Event: %T", obj)
+	}
+	if r.opts.MaxPending > 0 && r.opts.Pending != nil {
+		if n := r.opts.Pending(); n >= r.opts.MaxPending {
+			return nil, apierrors.NewTooManyRequests(
+				fmt.Sprintf("%d events await delivery, the most this server holds (--max-pending-events): retry later", n), 10)
+		}
 	}
 	if e.Name == "" && e.GenerateName == "" {
 		CleanMetadata(e)

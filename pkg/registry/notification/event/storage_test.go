@@ -2,6 +2,7 @@ package event
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -147,5 +148,27 @@ func TestNamedEventsAreNotDeduplicated(t *testing.T) {
 func TestNewRESTRefusesAWindowLongerThanTheRetention(t *testing.T) {
 	if _, _, err := NewREST(runtime.NewScheme(), generic.RESTOptions{}, Options{Retention: time.Minute, DedupWindow: time.Hour}); err == nil {
 		t.Error("accepted")
+	}
+}
+
+func TestCreateRefusedWhileTooManyEventsAwaitDelivery(t *testing.T) {
+	clock := clocktesting.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	r := newStorage(t, clock)
+	pending := 0
+	r.opts.MaxPending, r.opts.Pending = 2, func() int { return pending }
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	for i, want := range []bool{true, true, false} {
+		pending = i
+		_, err := r.Create(ctx, newEvent(fmt.Sprintf("backlog %d", i)), rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+		switch {
+		case want && err != nil:
+			t.Errorf("with %d pending: %v", pending, err)
+		case !want && !apierrors.IsTooManyRequests(err):
+			t.Errorf("with %d pending (the limit): %v, want 429", pending, err)
+		case !want:
+			if delay, ok := apierrors.SuggestsClientDelay(err); !ok || delay <= 0 {
+				t.Errorf("the 429 suggests no retry delay: %v", err)
+			}
+		}
 	}
 }
