@@ -23,7 +23,7 @@ type Matcher struct {
 	// matchLabels match nothing.
 	Labels LabelsFunc
 	// NoCrossNamespaceRefs refuses events of objects in other namespaces
-	// than the Alert's (Flux's --no-cross-namespace-refs).
+	// than the Alert's (Flux's --no-cross-namespace-refs), and says so.
 	NoCrossNamespaceRefs bool
 
 	// regexps keeps the compiled inclusion and exclusion expressions of
@@ -38,7 +38,7 @@ func (m Matcher) Match(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert) 
 		return false, nil
 	}
 	if m.NoCrossNamespaceRefs && e.InvolvedObject.Namespace != a.Namespace {
-		return false, nil
+		return false, crossNamespaceBlocked(e, a)
 	}
 	matched := false
 	var sourceErr error
@@ -84,20 +84,41 @@ func (m Matcher) Match(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert) 
 	return true, nil
 }
 
-func (m Matcher) matchSource(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert, src v1beta2.CrossNamespaceObjectReference) (bool, error) {
+// crossNamespaceBlocked explains, as Flux does, why an Alert whose source
+// would take an event of another namespace does not; it is nil when no
+// source would (labels aside: they are not read across namespaces).
+func crossNamespaceBlocked(e *v1beta2.Event, a *v1beta2.Alert) error {
+	for _, src := range a.Spec.EventSources {
+		if selects(e, a, src) {
+			io := e.InvolvedObject
+			return fmt.Errorf("access denied to cross-namespace sources: cannot take events of %s/%s/%s, cross-namespace references have been blocked (--no-cross-namespace-refs)",
+				io.Kind, io.Namespace, io.Name)
+		}
+	}
+	return nil
+}
+
+// selects tells whether a source names the event's object and takes its
+// severity; matchLabels aside.
+func selects(e *v1beta2.Event, a *v1beta2.Alert, src v1beta2.CrossNamespaceObjectReference) bool {
 	io := e.InvolvedObject
 	namespace := src.Namespace
 	if namespace == "" {
 		namespace = a.Namespace
 	}
 	if io.Namespace != namespace || io.Kind != src.Kind {
-		return false, nil
+		return false
 	}
 	// info takes every event; error only errors.
 	if e.Severity != a.Spec.EventSeverity && a.Spec.EventSeverity != "info" {
-		return false, nil
+		return false
 	}
-	if src.Name != "*" && src.Name != io.Name {
+	return src.Name == "*" || src.Name == io.Name
+}
+
+func (m Matcher) matchSource(ctx context.Context, e *v1beta2.Event, a *v1beta2.Alert, src v1beta2.CrossNamespaceObjectReference) (bool, error) {
+	io := e.InvolvedObject
+	if !selects(e, a, src) {
 		return false, nil
 	}
 	if src.MatchLabels == nil {

@@ -91,8 +91,26 @@ func TestMatch(t *testing.T) {
 
 func TestNoCrossNamespaceRefs(t *testing.T) {
 	a := alert(func(a *v1beta2.Alert) { a.Namespace = "other"; a.Spec.EventSources[0].Namespace = "apps" })
-	if ok, _ := (Matcher{NoCrossNamespaceRefs: true}).Match(context.Background(), event("info", "m"), a); ok {
+	ok, err := (Matcher{NoCrossNamespaceRefs: true}).Match(context.Background(), event("info", "m"), a)
+	if ok {
 		t.Error("a cross-namespace source matched with --no-cross-namespace-refs")
+	}
+	if err == nil || !strings.Contains(err.Error(), "cross-namespace references have been blocked") {
+		t.Errorf("err %v, want the block explained", err)
+	}
+	if ok, err := (Matcher{}).Match(context.Background(), event("info", "m"), a); !ok || err != nil {
+		t.Errorf("without the flag: match %v, err %v", ok, err)
+	}
+}
+
+func TestNoCrossNamespaceRefsIsSilentForSourcesThatWouldNotMatch(t *testing.T) {
+	a := alert(func(a *v1beta2.Alert) {
+		a.Namespace = "other"
+		a.Spec.EventSources[0].Namespace = "apps"
+		a.Spec.EventSources[0].Name = "another-app"
+	})
+	if ok, err := (Matcher{NoCrossNamespaceRefs: true}).Match(context.Background(), event("info", "m"), a); ok || err != nil {
+		t.Errorf("match %v, err %v; want no match and nothing to say", ok, err)
 	}
 }
 

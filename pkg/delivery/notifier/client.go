@@ -3,12 +3,14 @@ package notifier
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -28,18 +30,76 @@ func NewClient(s *settings.Settings, timeout time.Duration) (*Client, error) {
 	return (*Transports)(nil).NewClient(s, timeout)
 }
 
-// secretsOf lists what must never appear in an error: the token, the
-// password, the address (it may embed a token) and the proxy.
+// minSecretLength is the shortest value Redact hides: shorter ones would
+// garble messages and hide little.
+const minSecretLength = 4
+
+// secretsOf lists what must never appear in an error, in every form a
+// receiver or proxy may echo back: the token and the password; the
+// address and the proxy whole (they may embed credentials), and their
+// query, each query value, the user and password of their userinfo; the
+// values of the Secret's headers, and their credentials without the
+// scheme ("Bearer <token>"); and the Basic credentials built from any of
+// these. The longest come first, so that a secret is hidden whole even
+// when it holds another.
 func secretsOf(s *settings.Settings) []string {
-	var out []string
-	for _, v := range []string{s.Token, s.Password, s.Address, s.Proxy} {
-		if len(v) >= 4 {
-			out = append(out, v)
+	set := map[string]bool{}
+	add := func(values ...string) {
+		for _, v := range values {
+			if len(v) < minSecretLength {
+				continue
+			}
+			set[v] = true
+			set[url.QueryEscape(v)] = true
 		}
 	}
-	if u, err := url.Parse(s.Address); err == nil && u.RawQuery != "" {
-		out = append(out, u.RawQuery)
+	basic := func(user, pass string) {
+		add(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
 	}
+	add(s.Token, s.Password, s.Address, s.Proxy)
+	if s.Token != "" {
+		// Bitbucket's <user>:<app password> and Azure DevOps' empty user
+		// send the token as Basic credentials.
+		add(base64.StdEncoding.EncodeToString([]byte(s.Token)))
+		basic("", s.Token)
+		if _, pass, ok := strings.Cut(s.Token, ":"); ok {
+			add(pass)
+		}
+	}
+	if s.Password != "" {
+		basic(s.Username, s.Password)
+	}
+	for _, v := range s.Headers {
+		add(v)
+		if fields := strings.Fields(v); len(fields) == 2 {
+			add(fields[1])
+		}
+	}
+	for _, raw := range []string{s.Address, s.Proxy} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		add(u.RawQuery)
+		for _, values := range u.Query() {
+			add(values...)
+		}
+		if u.User != nil {
+			pass, _ := u.User.Password()
+			add(u.User.Username(), pass)
+			basic(u.User.Username(), pass)
+		}
+	}
+	out := make([]string, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i]) != len(out[j]) {
+			return len(out[i]) > len(out[j])
+		}
+		return out[i] < out[j]
+	})
 	return out
 }
 

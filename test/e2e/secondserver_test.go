@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serverMetrics fetches /metrics from notification-apiserver directly, as
+// the admin of the control plane.
+func serverMetrics(t *testing.T) string {
+	t.Helper()
+	port := controlPlaneEnv(t)["NOTIFICATION_PORT"]
+	hc := adminHTTPClient(t)
+	resp, err := hc.Get("https://127.0.0.1:" + port + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "apiserver_request_total") {
+		t.Fatalf("/metrics answered %d: %.300s", resp.StatusCode, body)
+	}
+	return string(body)
+}
+
+// controlPlaneEnv reads $LOCAL_DIR/env, where local-up.sh writes its ports.
+func controlPlaneEnv(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(localDir, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// adminHTTPClient reaches the control plane's servers as its admin, with
+// the client certificate of $LOCAL_DIR/pki.
+func adminHTTPClient(t *testing.T) *http.Client {
+	t.Helper()
+	pki := filepath.Join(localDir, "pki")
+	pair, err := tls.LoadX509KeyPair(filepath.Join(pki, "admin.crt"), filepath.Join(pki, "admin.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(filepath.Join(pki, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		t.Fatal("no CA certificate in pki/ca.crt")
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+	}}
+}
+
+// startFlaggedServer starts a second notification-apiserver beside the
+// e2e one, with its command line (so the same kube-apiserver
+// authenticates, authorizes and holds its Secrets) but its own port and
+// embedded etcd, no leader election, and flags added. It stops it when the
+// test ends, and returns the kubectl arguments that talk to it directly.
+// Its log is with the others in $LOCAL_DIR/logs.
+func startFlaggedServer(t *testing.T, flags ...string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(localDir, "run", "notification-apiserver.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%s/cmdline", strings.TrimSpace(string(raw))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	port := freePort(t)
+	var own []string
+	replaced := 0
+	for _, a := range args[1:] {
+		switch {
+		case strings.HasPrefix(a, "--secure-port="):
+			a = fmt.Sprintf("--secure-port=%d", port)
+			replaced++
+		case strings.HasPrefix(a, "--embedded-etcd-dir="):
+			a = "--embedded-etcd-dir=" + t.TempDir()
+			replaced++
+		case strings.HasPrefix(a, "--leader-elect"):
+			continue
+		}
+		own = append(own, a)
+	}
+	if replaced != 2 {
+		t.Fatalf("the e2e server's command line lacks --secure-port= or --embedded-etcd-dir=: %q", args)
+	}
+	own = append(append(own, "--leader-elect=false"), flags...)
+
+	logPath := filepath.Join(localDir, "logs", "notification-apiserver-flagged.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(args[0], own...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			t.Errorf("the flagged server did not stop within 60s of SIGTERM")
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	hc := adminHTTPClient(t)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := hc.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the flagged server exited; its log is %s", logPath)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the flagged server is not ready after 2m: %v; its log is %s", err, logPath)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return []string{"--server=" + url}
+}
