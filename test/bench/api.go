@@ -23,19 +23,21 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 )
 
 const (
-	group    = "notification.toolkit.fluxcd.io"
-	crdGroup = "bench.notification.toolkit.fluxcd.io"
-	apiNS    = "bench-api"
-	crdNS    = "bench-crd"
+	group      = "notification.toolkit.fluxcd.io"
+	crdGroup   = "bench.notification.toolkit.fluxcd.io"
+	apiNS      = "bench-api"
+	apiProtoNS = "bench-api-protobuf"
+	crdNS      = "bench-crd"
 )
 
 var crdResource = schema.GroupVersionResource{Group: crdGroup, Version: "v1beta2", Resource: "providers"}
 
 func (b *bench) apiBenchmarks(ctx context.Context) error {
-	for _, ns := range []string{apiNS, crdNS} {
+	for _, ns := range []string{apiNS, apiProtoNS, crdNS} {
 		if err := b.namespace(ctx, ns); err != nil {
 			return err
 		}
@@ -54,6 +56,20 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating Providers: %w", err)
 	}
+	// The same in protobuf, which a CRD cannot speak.
+	protoConfig := rest.CopyConfig(b.config)
+	protoConfig.ContentType = "application/vnd.kubernetes.protobuf"
+	protoClient, err := versioned.NewForConfig(protoConfig)
+	if err != nil {
+		return err
+	}
+	oursProto, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
+		_, err := protoClient.NotificationV1beta2().Providers(apiProtoNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating Providers in protobuf: %w", err)
+	}
 	crd, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
 		u, err := toUnstructured(benchProvider(i))
 		if err != nil {
@@ -68,6 +84,8 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	r := b.results
 	b.crdCreateRate = crd.rate()
 	r.add("api.create.rate (aggregated)", "objects/s", ours.rate()).
+		versus("CRD", crd.rate()).ratioAtLeast("≥ 1.0 × CRD", 1.0)
+	r.add("api.create.rate (aggregated, protobuf)", "objects/s", oursProto.rate()).
 		versus("CRD", crd.rate()).ratioAtLeast("≥ 1.0 × CRD", 1.0)
 	r.add("api.create.p50 (aggregated)", "ms", ours.p(50)).versus("CRD", crd.p(50))
 	r.add("api.create.p99 (aggregated)", "ms", ours.p(99)).versus("CRD", crd.p(99))
