@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build generate verify unit fuzz integration e2e test run up down clean deps bench
+.PHONY: all build generate verify unit fuzz integration e2e soak test run up down clean deps bench
 
 # A count, not a duration: a duration-bound run can end with a spurious
 # "context deadline exceeded" on a loaded machine.
@@ -47,6 +47,13 @@ e2e: build
 	@# The suite stops its control plane itself; the trap covers a panic or a timeout.
 	trap 'LOCAL_DIR=$(CURDIR)/.local/e2e hack/local-down.sh' EXIT; \
 	  E2E_LOCAL_DIR=$(CURDIR)/.local/e2e $(GO) test -count=1 -timeout 30m ./test/e2e/...
+
+## soak: the fault tests at full size (SOAK=1) on a real local control plane: a 60s sink
+## outage under 200 events, a SIGKILL of the server under 1,000, a kube-apiserver restart
+soak: build
+	hack/build-control-plane.sh
+	trap 'LOCAL_DIR=$(CURDIR)/.local/e2e hack/local-down.sh' EXIT; \
+	  SOAK=1 E2E_LOCAL_DIR=$(CURDIR)/.local/e2e $(GO) test -count=1 -timeout 30m -v -run 'Fault|Soak' ./test/e2e/...
 
 ## test: everything CI runs
 test: deps verify unit fuzz integration e2e

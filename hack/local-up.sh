@@ -82,6 +82,9 @@ wait_for etcd 60 curl -sf "http://127.0.0.1:${ETCD_PORT}/health"
 
 log "starting kube-apiserver on 127.0.0.1:${KUBE_PORT}"
 printf 'local-admin-token,local-admin,local-admin,system:masters\n' > "${PKI}/tokens.csv"
+# --shutdown-send-retry-after: on SIGTERM, close open watches after 2s
+# instead of waiting up to the 60s request timeout for them (the e2e
+# tests restart it while notification-apiserver and KCM are watching).
 start kube-apiserver "${BIN}/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
   --bind-address=127.0.0.1 --secure-port="${KUBE_PORT}" \
@@ -99,6 +102,7 @@ start kube-apiserver "${BIN}/kube-apiserver" \
   --requestheader-uid-headers=X-Remote-Uid --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --proxy-client-cert-file="${PKI}/front-proxy-client.crt" --proxy-client-key-file="${PKI}/front-proxy-client.key" \
   --enable-aggregator-routing=false \
+  --shutdown-send-retry-after=true \
   --profiling=false --v=1
 
 b64() { base64 -w0 < "$1"; }

@@ -224,8 +224,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}()
 	}
 	<-ctx.Done()
-	for range d.opts.Workers {
-		d.queue.Add(wakeUp)
+	// The queue holds one copy of a key: each worker needs its own
+	// wake-up key, or only one would wake and Run would never return.
+	for i := range d.opts.Workers {
+		d.queue.Add(wakeUp + strconv.Itoa(i))
 	}
 	wg.Wait()
 	d.transports.CloseIdleConnections()
@@ -233,8 +235,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// wakeUp unblocks a worker so that it sees its context is done.
+// wakeUp begins the keys that unblock a worker so that it sees its
+// context is done; no Event's key begins with it. Keys left over wake
+// workers of the next Run, which go on.
 const wakeUp = "/"
+
+func isWakeUp(key string) bool { return strings.HasPrefix(key, wakeUp) }
 
 func (d *Dispatcher) work(ctx context.Context) {
 	for {
@@ -242,9 +248,9 @@ func (d *Dispatcher) work(ctx context.Context) {
 		if quit {
 			return
 		}
-		if key == wakeUp || ctx.Err() != nil {
+		if isWakeUp(key) || ctx.Err() != nil {
 			d.queue.Done(key)
-			if key != wakeUp {
+			if !isWakeUp(key) {
 				d.queue.Add(key)
 			}
 			if ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,5 +155,53 @@ func TestTheAddressPolicyHoldsAtDelivery(t *testing.T) {
 	}
 	if requests.Load() != 0 {
 		t.Errorf("the sink got %d requests", requests.Load())
+	}
+}
+
+// TestRunReturnsWhenLeadershipEndsAndRunsAgain: losing the Lease cancels
+// Run's context; every worker must stop, so that Run returns, and a later
+// Run (the Lease won back) delivers again with the same queue.
+func TestRunReturnsWhenLeadershipEndsAndRunsAgain(t *testing.T) {
+	var requests atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	defer sink.Close()
+	client := fake.NewClientset(
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+		alert(nil),
+	)
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	d, err := New(client, nf, kf, Options{Workers: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+
+	for term := 1; term <= 3; term++ {
+		leading, lose := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = d.Run(leading) }()
+		ev := event("error", "term "+strconv.Itoa(term))
+		ev.Name = "e" + strconv.Itoa(term)
+		if _, err := client.NotificationV1beta2().Events("apps").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for requests.Load() < int32(term) {
+			if time.Now().After(deadline) {
+				t.Fatalf("term %d: %d deliveries, want %d", term, requests.Load(), term)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		lose()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("term %d: Run did not return within 30s of losing the Lease", term)
+		}
 	}
 }

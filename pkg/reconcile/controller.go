@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,18 +185,23 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	}
 	<-ctx.Done()
 	// Wake the workers blocked on empty queues, without shutting them down.
-	for range workers {
-		c.providerQueue.Add(wakeUp)
-		c.alertQueue.Add(wakeUp)
+	// A queue holds one copy of a key: each worker needs its own wake-up
+	// key, or only one would wake and Run would never return.
+	for i := range workers {
+		c.providerQueue.Add(wakeUp + strconv.Itoa(i))
+		c.alertQueue.Add(wakeUp + strconv.Itoa(i))
 	}
 	wg.Wait()
 	logger.Info("Stopped reconciling Providers and Alerts")
 	return nil
 }
 
-// wakeUp is a key no object has: it unblocks a worker so that it sees its
-// context is done.
+// wakeUp begins the keys, which no object has, that unblock a worker so
+// that it sees its context is done. Keys left over wake workers of the
+// next Run, which go on.
 const wakeUp = "/"
+
+func isWakeUp(key string) bool { return strings.HasPrefix(key, wakeUp) }
 
 func (c *Controller) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], process func(context.Context, string)) {
 	for {
@@ -202,9 +209,9 @@ func (c *Controller) work(ctx context.Context, q workqueue.TypedRateLimitingInte
 		if quit {
 			return
 		}
-		if key == wakeUp || ctx.Err() != nil {
+		if isWakeUp(key) || ctx.Err() != nil {
 			q.Done(key)
-			if key != wakeUp {
+			if !isWakeUp(key) {
 				q.Add(key) // not handled: keep it for the next run
 			}
 			if ctx.Err() != nil {

@@ -22,33 +22,61 @@ import (
 // again with the same command line, as a process supervisor would.
 func restartServer(t *testing.T) {
 	t.Helper()
-	pidFile := filepath.Join(localDir, "run", "notification-apiserver.pid")
-	raw, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
+	restartServerWith(t, syscall.SIGTERM)
+}
+
+// restartServerWith stops notification-apiserver with sig (SIGKILL: a
+// crash) and starts it again with the same command line, then waits until
+// it serves through the aggregator.
+func restartServerWith(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	args := stopProcess(t, "notification-apiserver", sig)
+	startProcess(t, "notification-apiserver", args)
+	// The APIService may still say Available from before: wait until
+	// requests through the aggregator succeed again.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := kubectl(t, "get", "providers.notification", "-A"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("notification-apiserver did not serve again within 60s of its restart")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// stopProcess sends sig to the control plane's process name (its PID in
+// run/<name>.pid), waits until it has exited and returns its command line.
+func stopProcess(t *testing.T, name string, sig syscall.Signal) []string {
+	t.Helper()
+	pid := processID(t, name)
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(pid, sig); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
 			// Dump its goroutines into its log, to see what held it.
 			_ = syscall.Kill(pid, syscall.SIGQUIT)
-			t.Fatal("notification-apiserver did not stop on SIGTERM within 30s; its goroutines are in its log")
+			t.Fatalf("%s did not stop on %v within 60s; its goroutines are in its log", name, sig)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	logFile, err := os.OpenFile(filepath.Join(localDir, "logs", "notification-apiserver.log"), os.O_APPEND|os.O_WRONLY, 0o644)
+	return args
+}
+
+// startProcess starts args as the control plane's process name, as
+// hack/local-up.sh does: in its own session, its output appended to
+// logs/<name>.log, its PID in run/<name>.pid for hack/local-down.sh.
+func startProcess(t *testing.T, name string, args []string) {
+	t.Helper()
+	logFile, err := os.OpenFile(filepath.Join(localDir, "logs", name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,22 +87,25 @@ func restartServer(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	pidFile := filepath.Join(localDir, "run", name+".pid")
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = cmd.Wait() }() // reap it when local-down stops it
-	// The APIService may still say Available from before: wait until
-	// requests through the aggregator succeed again.
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		if _, err := kubectl(t, "get", "providers.notification", "-A"); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("notification-apiserver did not serve again within 60s of its restart")
-		}
-		time.Sleep(200 * time.Millisecond)
+}
+
+// processID reads the PID of the control plane's process name.
+func processID(t *testing.T, name string) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(localDir, "run", name+".pid"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
 
 func TestARestartInTheMiddleOfRetriesStillDelivers(t *testing.T) {
