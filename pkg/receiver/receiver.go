@@ -94,9 +94,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "duplicate event", http.StatusTooManyRequests)
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		http.Error(w, "the event is invalid: "+apiMessage(err), http.StatusBadRequest)
-	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+	case apierrors.IsForbidden(err):
 		logger.Error(err, "The Kubernetes API refused to store an event: check the receiver's RBAC")
 		http.Error(w, "the receiver may not store events", http.StatusInternalServerError)
+	case apierrors.IsUnauthorized(err):
+		// The server could not authenticate the receiver: its token may be
+		// fine but unreviewable while the kube-apiserver is down. The
+		// sender retries.
+		logger.Error(err, "The API did not authenticate the receiver (its credentials, or the API's token review, may be failing)")
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the event store cannot authenticate the receiver now", http.StatusServiceUnavailable)
 	default:
 		// Unreachable, overloaded or failing API: the sender retries.
 		logger.Error(err, "Storing an event failed")

@@ -98,3 +98,24 @@ func TestReceiverAsksToRetryWhenTheAPIIsDown(t *testing.T) {
 		t.Errorf("API down: %d %s, want 503", resp.StatusCode, body)
 	}
 }
+
+// While the kube-apiserver is down the server cannot review the
+// receiver's token and answers 401: the sender is asked to retry.
+func TestReceiverAsksToRetryWhenItCannotBeAuthenticated(t *testing.T) {
+	unauthorized := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`))
+	}))
+	defer unauthorized.Close()
+	c, err := versioned.NewForConfig(&rest.Config{Host: unauthorized.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&receiver.Handler{Client: c, Timeout: 2 * time.Second})
+	defer srv.Close()
+	resp, body := postEvent(t, srv.URL, strings.Replace(fluxEventJSON, "MESSAGE", "who am I?", 1))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("unauthenticated: %d %s (Retry-After %q), want 503 with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+}
