@@ -53,7 +53,7 @@ e2e: build
 soak: build
 	hack/build-control-plane.sh
 	trap 'LOCAL_DIR=$(CURDIR)/.local/e2e hack/local-down.sh' EXIT; \
-	  SOAK=1 E2E_LOCAL_DIR=$(CURDIR)/.local/e2e $(GO) test -count=1 -timeout 30m -v -run 'Fault|Soak' ./test/e2e/...
+	  SOAK=1 E2E_LOCAL_DIR=$(CURDIR)/.local/e2e $(GO) test -count=1 -timeout 30m -v -run 'Fault|Soak|Load|TestEtcd|TestTwoReplicas' ./test/e2e/...
 
 ## test: everything CI runs
 test: deps verify unit fuzz integration e2e

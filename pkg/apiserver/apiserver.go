@@ -105,18 +105,21 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	s := &Server{GenericAPIServer: generic}
 
-	providers, providerStatus, err := providerstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	// Storage calls end before their request does: a client gets a 504,
+	// not a reset stream, when etcd does not answer (see deadline.go).
+	optsGetter := earlyDeadlines{c.GenericConfig.RESTOptionsGetter}
+	providers, providerStatus, err := providerstorage.NewREST(Scheme, optsGetter)
 	if err != nil {
 		return nil, err
 	}
-	alerts, alertStatus, err := alertstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter)
 	if err != nil {
 		return nil, err
 	}
 	backlog := &backlog{}
 	eventOptions := c.ExtraConfig.Events
 	eventOptions.Pending = backlog.pending
-	events, eventStatus, err := eventstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, eventOptions)
+	events, eventStatus, err := eventstorage.NewREST(Scheme, optsGetter, eventOptions)
 	if err != nil {
 		return nil, err
 	}

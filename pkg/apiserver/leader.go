@@ -28,6 +28,34 @@ type LeaderElection struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
+// Validate checks the Lease timings as the leader elector will, so that
+// a bad combination stops the server at start rather than leaving it
+// serving without ever running the loops.
+func (c LeaderElection) Validate() []error {
+	if !c.Enabled {
+		return nil
+	}
+	var errs []error
+	lease, renew, retry := c.timings()
+	if lease <= renew {
+		errs = append(errs, fmt.Errorf("--leader-elect-lease-duration (%s) must be longer than --leader-elect-renew-deadline (%s)", lease, renew))
+	}
+	if renew <= time.Duration(leaderelection.JitterFactor*float64(retry)) {
+		errs = append(errs, fmt.Errorf("--leader-elect-renew-deadline (%s) must be longer than %v times --leader-elect-retry-period (%s)",
+			renew, leaderelection.JitterFactor, retry))
+	}
+	if c.Name == "" || c.Namespace == "" {
+		errs = append(errs, fmt.Errorf("--leader-elect-lease-name and --leader-elect-namespace must not be empty"))
+	}
+	return errs
+}
+
+// timings are the lease duration, renew deadline and retry period, with
+// defaults for those not set.
+func (c LeaderElection) timings() (lease, renew, retry time.Duration) {
+	return orDefault(c.LeaseDuration, 15*time.Second), orDefault(c.RenewDeadline, 10*time.Second), orDefault(c.RetryPeriod, 2*time.Second)
+}
+
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
@@ -49,11 +77,12 @@ func runAsLeader(ctx context.Context, kube kubernetes.Interface, cfg LeaderElect
 		Client:     kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
 	}
+	leaseDuration, renewDeadline, retryPeriod := cfg.timings()
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
-		LeaseDuration:   orDefault(cfg.LeaseDuration, 15*time.Second),
-		RenewDeadline:   orDefault(cfg.RenewDeadline, 10*time.Second),
-		RetryPeriod:     orDefault(cfg.RetryPeriod, 2*time.Second),
+		LeaseDuration:   leaseDuration,
+		RenewDeadline:   renewDeadline,
+		RetryPeriod:     retryPeriod,
 		ReleaseOnCancel: true,
 		Name:            cfg.Name,
 		Callbacks: leaderelection.LeaderCallbacks{
@@ -69,8 +98,12 @@ func runAsLeader(ctx context.Context, kube kubernetes.Interface, cfg LeaderElect
 	if err != nil {
 		return fmt.Errorf("configuring leader election: %w", err)
 	}
+	// The identity is what the Lease's holderIdentity shows: log it, so
+	// that the holder can be told from the other replicas.
+	klog.InfoS("Campaigning for the Lease", "lease", cfg.Namespace+"/"+cfg.Name, "identity", identity,
+		"leaseDuration", leaseDuration, "renewDeadline", renewDeadline, "retryPeriod", retryPeriod)
 	// Run returns when leadership is lost: campaign again until ctx ends.
-	wait.UntilWithContext(ctx, elector.Run, orDefault(cfg.RetryPeriod, 2*time.Second))
+	wait.UntilWithContext(ctx, elector.Run, retryPeriod)
 	return nil
 }
 

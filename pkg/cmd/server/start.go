@@ -77,6 +77,10 @@ func NewOptions() *Options {
 			Enabled:   true,
 			Namespace: defaultNamespace(),
 			Name:      "notification-apiserver",
+			// As kube-controller-manager's defaults.
+			LeaseDuration: 15 * time.Second,
+			RenewDeadline: 10 * time.Second,
+			RetryPeriod:   2 * time.Second,
 		},
 	}
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
@@ -156,6 +160,13 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	lfs.StringVar(&o.LeaderElection.Namespace, "leader-elect-namespace", o.LeaderElection.Namespace,
 		"Namespace of the Lease (default: $POD_NAMESPACE, else notification-system).")
 	lfs.StringVar(&o.LeaderElection.Name, "leader-elect-lease-name", o.LeaderElection.Name, "Name of the Lease.")
+	lfs.DurationVar(&o.LeaderElection.LeaseDuration, "leader-elect-lease-duration", o.LeaderElection.LeaseDuration,
+		"How long the other replicas wait, after the leader last renewed the Lease, before one of them takes over: "+
+			"the longest pause in deliveries when the leader dies without releasing it.")
+	lfs.DurationVar(&o.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", o.LeaderElection.RenewDeadline,
+		"How long the leader keeps trying to renew the Lease before it stops leading. Less than --leader-elect-lease-duration.")
+	lfs.DurationVar(&o.LeaderElection.RetryPeriod, "leader-elect-retry-period", o.LeaderElection.RetryPeriod,
+		"How often a replica tries to acquire or renew the Lease. Less than --leader-elect-renew-deadline.")
 	afs := fss.FlagSet("address policy")
 	afs.BoolVar(&o.AddressPolicy.DenyInternal, "address-policy-deny-internal", false,
 		"Refuse Providers whose address or proxy is, or resolves to, a loopback, link-local (such as 169.254.169.254), "+
@@ -204,6 +215,7 @@ func (o *Options) Validate() error {
 	} else if o.Events.DedupWindow > o.Events.Retention {
 		errs = append(errs, fmt.Errorf("--event-dedup-window (%s) must not exceed --event-retention (%s)", o.Events.DedupWindow, o.Events.Retention))
 	}
+	errs = append(errs, o.LeaderElection.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }
 
