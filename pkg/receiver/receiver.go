@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +80,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e := h.toEvent(&fe)
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout())
 	defer cancel()
-	_, err = h.Client.NotificationV1beta2().Events(e.Namespace).Create(ctx, e, metav1.CreateOptions{})
+	err = h.create(ctx, e)
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusAccepted)
@@ -105,11 +106,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "the event store cannot authenticate the receiver now", http.StatusServiceUnavailable)
 	default:
-		// Unreachable, overloaded or failing API: the sender retries.
-		logger.Error(err, "Storing an event failed")
-		w.Header().Set("Retry-After", "5")
+		// Unreachable, overloaded or failing API: the sender retries, after
+		// the delay the API asks for (--max-pending-events, flow control).
+		retry := 5
+		if delay, ok := apierrors.SuggestsClientDelay(err); ok && delay > 0 {
+			retry = delay
+		}
+		if apierrors.IsTooManyRequests(err) {
+			logger.V(2).Info("The API refused an event for now: the sender retries", "retryAfter", retry, "reason", apiMessage(err))
+		} else {
+			logger.Error(err, "Storing an event failed")
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		http.Error(w, "the event store is unavailable", http.StatusServiceUnavailable)
 	}
+}
+
+// create stores e with one request. client-go would wait out the
+// Retry-After of a 429 and try again itself, up to ten times, holding the
+// sender longer than it waits (Flux's recorder gives up after 5s): the
+// sender is the one to retry, after a 503.
+func (h *Handler) create(ctx context.Context, e *v1beta2.Event) error {
+	return h.Client.NotificationV1beta2().RESTClient().Post().
+		Namespace(e.Namespace).Resource("events").
+		MaxRetries(0).
+		Body(e).
+		Do(ctx).Error()
 }
 
 func (h *Handler) toEvent(fe *fluxEvent) *v1beta2.Event {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,9 +20,15 @@ import (
 // the admin of the control plane.
 func serverMetrics(t *testing.T) string {
 	t.Helper()
-	port := controlPlaneEnv(t)["NOTIFICATION_PORT"]
+	return metricsOf(t, "https://127.0.0.1:"+controlPlaneEnv(t)["NOTIFICATION_PORT"])
+}
+
+// metricsOf fetches /metrics from the notification-apiserver at url
+// directly, as the admin of the control plane.
+func metricsOf(t *testing.T, url string) string {
+	t.Helper()
 	hc := adminHTTPClient(t)
-	resp, err := hc.Get("https://127.0.0.1:" + port + "/metrics")
+	resp, err := hc.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +78,31 @@ func adminHTTPClient(t *testing.T) *http.Client {
 	}}
 }
 
-// startFlaggedServer starts a second notification-apiserver beside the
+// startFlaggedServer starts a second notification-apiserver (see
+// startSecondServer) and returns the kubectl arguments that talk to it
+// directly.
+func startFlaggedServer(t *testing.T, flags ...string) []string {
+	t.Helper()
+	return startSecondServer(t, flags...).kubectlArgs()
+}
+
+// secondServer is a notification-apiserver process beside the e2e one.
+type secondServer struct {
+	url string // https://127.0.0.1:<port>
+	pid int
+	bin string // the notification-apiserver binary
+	log string
+}
+
+func (s *secondServer) kubectlArgs() []string { return []string{"--server=" + s.url} }
+
+// startSecondServer starts a second notification-apiserver beside the
 // e2e one, with its command line (so the same kube-apiserver
 // authenticates, authorizes and holds its Secrets) but its own port and
-// embedded etcd, no leader election, and flags added. It stops it when the
-// test ends, and returns the kubectl arguments that talk to it directly.
-// Its log is with the others in $LOCAL_DIR/logs.
-func startFlaggedServer(t *testing.T, flags ...string) []string {
+// embedded etcd, no leader election (it delivers its Events itself), and
+// flags added. It stops it when the test ends. Its log is with the others
+// in $LOCAL_DIR/logs.
+func startSecondServer(t *testing.T, flags ...string) *secondServer {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(localDir, "run", "notification-apiserver.pid"))
 	if err != nil {
@@ -158,5 +183,60 @@ func startFlaggedServer(t *testing.T, flags ...string) []string {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return []string{"--server=" + url}
+	return &secondServer{url: url, pid: cmd.Process.Pid, bin: args[0], log: logPath}
+}
+
+// startReceiver starts the event receiver sidecar of s, storing events in
+// s directly with the e2e server's credentials, as local-up.sh starts the
+// e2e server's. It stops it when the test ends and returns its URL.
+func (s *secondServer) startReceiver(t *testing.T) string {
+	t.Helper()
+	pki := filepath.Join(localDir, "pki")
+	port := freePort(t)
+	logFile, err := os.OpenFile(filepath.Join(localDir, "logs", "receiver-second.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(s.bin, "receiver", fmt.Sprintf("--listen=127.0.0.1:%d", port),
+		"--kubeconfig="+filepath.Join(pki, "notification-apiserver.kubeconfig"),
+		"--api-server="+s.url, "--api-server-ca-file="+filepath.Join(pki, "ca.crt"), "--v=1")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("the receiver did not stop within 30s of SIGTERM")
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return "http://" + addr + "/"
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the receiver exited; its log is %s", logFile.Name())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver does not listen after 1m: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

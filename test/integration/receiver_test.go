@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,5 +118,34 @@ func TestReceiverAsksToRetryWhenItCannotBeAuthenticated(t *testing.T) {
 	resp, body := postEvent(t, srv.URL, strings.Replace(fluxEventJSON, "MESSAGE", "who am I?", 1))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("unauthenticated: %d %s (Retry-After %q), want 503 with Retry-After", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+}
+
+// The API refusing an event for now (429, as with --max-pending-events)
+// makes the receiver answer 503 at once with the API's Retry-After, after
+// one request: the sender retries, not the receiver while the sender waits.
+func TestReceiverPassesTheAPIsRefusalOnToTheSender(t *testing.T) {
+	var requests atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","code":429,`+
+			`"message":"300 events await delivery, the most this server holds (--max-pending-events): retry later","details":{"retryAfterSeconds":1}}`)
+	}))
+	defer api.Close()
+	refusing, err := versioned.NewForConfig(&rest.Config{Host: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&receiver.Handler{Client: refusing, Timeout: time.Minute})
+	defer srv.Close()
+	resp, body := postEvent(t, srv.URL, strings.Replace(fluxEventJSON, "MESSAGE", "refused", 1))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("API refusing: %d, Retry-After %q, %s; want 503 with the API's Retry-After 1", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("the receiver sent %d requests to the API, want 1", n)
 	}
 }
