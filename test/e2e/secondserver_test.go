@@ -141,26 +141,7 @@ func startSecondServer(t *testing.T, flags ...string) *secondServer {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(args[0], own...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(60 * time.Second):
-			t.Errorf("the flagged server did not stop within 60s of SIGTERM")
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited := startUntilCleanup(t, "the flagged server", cmd, logFile, 60*time.Second)
 
 	url := fmt.Sprintf("https://127.0.0.1:%d", port)
 	hc := adminHTTPClient(t)
@@ -201,26 +182,7 @@ func (s *secondServer) startReceiver(t *testing.T) string {
 	cmd := exec.Command(s.bin, "receiver", fmt.Sprintf("--listen=127.0.0.1:%d", port),
 		"--kubeconfig="+filepath.Join(pki, "notification-apiserver.kubeconfig"),
 		"--api-server="+s.url, "--api-server-ca-file="+filepath.Join(pki, "ca.crt"), "--v=1")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			t.Errorf("the receiver did not stop within 30s of SIGTERM")
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited := startUntilCleanup(t, "the receiver", cmd, logFile, 30*time.Second)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -239,4 +201,32 @@ func (s *secondServer) startReceiver(t *testing.T) string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// startUntilCleanup starts cmd in its own session, logging to logFile,
+// and stops it with SIGTERM when the test ends (SIGKILL after grace). The
+// channel closes when it exits.
+func startUntilCleanup(t *testing.T, what string, cmd *exec.Cmd, logFile *os.File, grace time.Duration) <-chan struct{} {
+	t.Helper()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			t.Errorf("%s did not stop within %s of SIGTERM", what, grace)
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return exited
 }
