@@ -145,6 +145,9 @@ func (b *bench) setup() error {
 		return err
 	}
 	b.results.add("idle.rss (server with embedded etcd)", "MiB", rss).atMost("< 100 MiB", 100)
+	if anon, err := b.anonMiB("notification-apiserver"); err == nil {
+		b.results.add("idle.rss anonymous (without file pages)", "MiB", anon)
+	}
 	return nil
 }
 

@@ -21,7 +21,14 @@ func (b *bench) pid(name string) (int, error) {
 }
 
 // rssMiB is a process's resident memory.
-func (b *bench) rssMiB(name string) (float64, error) {
+func (b *bench) rssMiB(name string) (float64, error) { return b.statusMiB(name, "VmRSS:") }
+
+// anonMiB is the part of the resident memory that is not file pages (the
+// binary's text, etcd's memory-mapped database): the heap, stacks.
+func (b *bench) anonMiB(name string) (float64, error) { return b.statusMiB(name, "RssAnon:") }
+
+// statusMiB reads a kB field of /proc/<pid>/status.
+func (b *bench) statusMiB(name, field string) (float64, error) {
 	pid, err := b.pid(name)
 	if err != nil {
 		return 0, err
@@ -31,12 +38,12 @@ func (b *bench) rssMiB(name string) (float64, error) {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			return kb / 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for %s", name)
+	return 0, fmt.Errorf("no %s for %s", field, name)
 }
 
 // cpuSeconds is the user plus system CPU time a process has used.

@@ -94,6 +94,9 @@ func (b *bench) burstMemory(ctx context.Context) error {
 		return err
 	}
 	r.add(fmt.Sprintf("burst.rss 10 s after a %d-event burst", b.burst), "MiB", rss).atMost("< 150 MiB", 150)
+	if anon, err := b.anonMiB("notification-apiserver"); err == nil {
+		r.add(fmt.Sprintf("burst.rss anonymous 10 s after a %d-event burst", b.burst), "MiB", anon)
+	}
 	if res.lost > 0 {
 		r.Errors = append(r.Errors, fmt.Sprintf("burst: %d accepted events never arrived", res.lost))
 	}
