@@ -178,6 +178,10 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 	}
 	backlog.count.Store(dispatcher)
 	return s.AddPostStartHook("notification-reconciler", func(ctx genericapiserver.PostStartHookContext) error {
+		// Every replica counts the pending Events, for --max-pending-events.
+		if err := dispatcher.Start(ctx); err != nil {
+			return err
+		}
 		go func() {
 			err := runAsLeader(ctx, x.KubeClient, x.LeaderElection, func(ctx context.Context) {
 				var wg sync.WaitGroup

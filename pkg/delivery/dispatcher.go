@@ -85,6 +85,10 @@ type Dispatcher struct {
 
 	// pending counts the Events of the pending watch.
 	pending atomic.Int64
+	// eventsSynced tells when the pending watch has listed (set by Start).
+	eventsSynced cache.InformerSynced
+	// leading: Run is delivering; new pending Events go to the queue.
+	leading atomic.Bool
 }
 
 // maxTransports bounds the HTTP transports, each with its pool of idle
@@ -143,7 +147,7 @@ func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, er
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			d.setPending(d.pending.Add(1))
-			if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) {
+			if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) && d.leading.Load() {
 				d.enqueue(obj)
 			}
 		},
@@ -164,8 +168,20 @@ func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, er
 	return informer.HasSynced, nil
 }
 
-// Pending is how many Events await delivery, as this replica sees them
-// while it leads (0 otherwise).
+// Start watches the pending Events for as long as ctx lives (the server's
+// life), in every replica, leader or not: their count is what
+// --max-pending-events bounds, whichever replica takes an Event. Run
+// delivers them while leading. Without Start, Run watches for itself.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	synced, err := d.watchPending(ctx)
+	if err != nil {
+		return fmt.Errorf("dispatcher: watching Events: %w", err)
+	}
+	d.eventsSynced = synced
+	return nil
+}
+
+// Pending is how many Events await delivery, as this replica sees them.
 func (d *Dispatcher) Pending() int { return int(d.pending.Load()) }
 
 func (d *Dispatcher) setPending(n int64) {
@@ -199,13 +215,17 @@ func needsWork(e *v1beta2.Event) bool {
 
 // Run delivers until ctx ends; it can run again later (a new leadership).
 func (d *Dispatcher) Run(ctx context.Context) error {
-	eventsSynced, err := d.watchPending(ctx)
-	if err != nil {
-		return fmt.Errorf("dispatcher: watching Events: %w", err)
+	if d.eventsSynced == nil {
+		if err := d.Start(ctx); err != nil {
+			return err
+		}
+		defer func() { d.eventsSynced = nil }()
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), append(d.synced, eventsSynced)...) {
+	if !cache.WaitForCacheSync(ctx.Done(), append(d.synced, d.eventsSynced)...) {
 		return fmt.Errorf("dispatcher: caches did not sync")
 	}
+	d.leading.Store(true)
+	defer d.leading.Store(false)
 	// Resume what a previous run or another replica left undone.
 	if events, err := d.events.List(labels.Everything()); err == nil {
 		for _, e := range events {
@@ -231,7 +251,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.transports.CloseIdleConnections()
-	d.setPending(0) // a follower holds no Events
 	return nil
 }
 

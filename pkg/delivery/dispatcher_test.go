@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubeinformers "k8s.io/client-go/informers"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/cache"
@@ -203,5 +205,56 @@ func TestRunReturnsWhenLeadershipEndsAndRunsAgain(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("term %d: Run did not return within 30s of losing the Lease", term)
 		}
+	}
+}
+
+// A follower counts the pending Events (for --max-pending-events) and
+// delivers none; once it leads, it delivers them.
+func TestAFollowerCountsPendingEventsAndDeliversOnlyWhenLeading(t *testing.T) {
+	var requests atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	defer sink.Close()
+	objects := []runtime.Object{
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+		alert(nil),
+	}
+	for i := range 3 {
+		ev := event("error", fmt.Sprintf("pending %d", i))
+		ev.Name = fmt.Sprintf("e%d", i)
+		objects = append(objects, ev)
+	}
+	client := fake.NewClientset(objects...)
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	d, err := New(client, nf, kf, Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitForCacheSync(ctx.Done(), d.eventsSynced)
+	if n := d.Pending(); n != 3 {
+		t.Errorf("a follower counts %d pending Events, want 3", n)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := requests.Load(); n != 0 || d.queue.Len() != 0 {
+		t.Errorf("a follower delivered %d, queued %d", n, d.queue.Len())
+	}
+	leading, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(leading) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for requests.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader delivered %d of 3", requests.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

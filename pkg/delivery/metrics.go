@@ -33,7 +33,7 @@ var (
 	pendingEvents = metrics.NewGauge(&metrics.GaugeOpts{
 		Namespace:      "notification",
 		Name:           "events_pending",
-		Help:           "Events awaiting delivery (not routed yet, or a delivery pending), in the leader.",
+		Help:           "Events awaiting delivery (not routed yet, or a delivery pending), as this replica sees them.",
 		StabilityLevel: metrics.ALPHA,
 	})
 	registerMetrics sync.Once

@@ -146,7 +146,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 			"like Flux's --rate-limit-interval. After it, the same event is delivered again.")
 	dfs := fss.FlagSet("delivery")
 	dfs.IntVar(&o.Events.MaxPending, "max-pending-events", o.Events.MaxPending,
-		"Refuse new Events (429, Retry-After; the receiver answers 503 so that Flux retries) while this many await delivery in the leader; 0: no limit. "+
+		"Refuse new Events (429, Retry-After; the receiver answers 503 so that Flux retries) while this many await delivery (counted by every replica); 0: no limit. "+
 			"It bounds the memory and etcd space an outage of receivers can take.")
 	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 16, "Events delivered in parallel (each waits for its receiver and for its status write).")
 	dfs.DurationVar(&o.Delivery.MinBackoff, "delivery-min-backoff", time.Second, "Wait before the first retry of a failed delivery; it doubles with each failure.")
