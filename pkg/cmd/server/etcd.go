@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 )
 
 // embeddedEtcd is the real etcd server running in this process, used when
@@ -65,6 +67,12 @@ func startEmbeddedEtcd(dir string) (*embeddedEtcd, error) {
 // ClientURL is where the API server reaches etcd.
 func (e *embeddedEtcd) ClientURL() string {
 	return "http://" + e.etcd.Clients[0].Addr().String()
+}
+
+// InProcessClient is a client that calls the etcd server in this process
+// directly: no gRPC, no loopback connection. Close it before the server.
+func (e *embeddedEtcd) InProcessClient() *clientv3.Client {
+	return v3client.New(e.etcd.Server)
 }
 
 // Close stops etcd after flushing its data.
