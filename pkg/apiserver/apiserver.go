@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,6 +61,9 @@ type Config struct {
 
 // ExtraConfig holds what the server needs beyond the generic API server.
 type ExtraConfig struct {
+	// EtcdClient reaches the etcd of the storage, to write Events in
+	// batches (eventbatches). Without it eventbatches is not served.
+	EtcdClient *clientv3.Client
 	// NotificationInformers watch this server's own resources through its
 	// loopback client; they are started after the server starts.
 	NotificationInformers informers.SharedInformerFactory
@@ -124,7 +128,7 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(notification.GroupName, Scheme, metav1.ParameterCodec, Codecs)
-	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = map[string]rest.Storage{
+	resources := map[string]rest.Storage{
 		"providers":        providers,
 		"providers/status": providerStatus,
 		"alerts":           alerts,
@@ -132,6 +136,15 @@ func (c completedConfig) New() (*Server, error) {
 		"events":           events,
 		"events/status":    eventStatus,
 	}
+	var eventWriter *eventstorage.Writer
+	if c.ExtraConfig.EtcdClient != nil {
+		eventWriter, err = eventstorage.NewWriter(c.ExtraConfig.EtcdClient, c.GenericConfig.RESTOptionsGetter, events.Store.KeyFunc)
+		if err != nil {
+			return nil, err
+		}
+		resources["eventbatches"] = eventstorage.NewBatchREST(events, eventWriter, c.GenericConfig.Authorization.Authorizer)
+	}
+	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = resources
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
 	}

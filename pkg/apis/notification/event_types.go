@@ -75,3 +75,24 @@ type EventList struct {
 
 	Items []Event
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EventBatch creates many Events of one namespace in one request.
+type EventBatch struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Items   []Event
+	Results []EventBatchResult
+}
+
+// EventBatchResult is the outcome of creating one item of an EventBatch.
+type EventBatchResult struct {
+	Name            string
+	Code            int32
+	Reason          string
+	Message         string
+	UID             string
+	ResourceVersion string
+}

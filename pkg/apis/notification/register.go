@@ -36,6 +36,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertList{},
 		&Event{},
 		&EventList{},
+		&EventBatch{},
 	)
 	return nil
 }

@@ -3,12 +3,16 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/versioning"
@@ -61,6 +65,8 @@ type Options struct {
 	Delivery delivery.Options
 
 	etcd *embeddedEtcd
+	// etcdClient writes batches of Events (see Config).
+	etcdClient *clientv3.Client
 }
 
 // NewOptions returns the default options.
@@ -219,8 +225,42 @@ func (o *Options) Validate() error {
 	return utilerrors.NewAggregate(errs)
 }
 
-// Close stops what Complete started.
+// newEtcdClient is the client that writes batches of Events: the
+// embedded etcd's in-process client, or one to --etcd-servers with the
+// storage's TLS settings.
+func (o *Options) newEtcdClient() (*clientv3.Client, error) {
+	if o.etcd != nil {
+		return o.etcd.InProcessClient(), nil
+	}
+	c := o.RecommendedOptions.Etcd.StorageConfig.Transport
+	var tlsConfig *tls.Config
+	if c.CertFile != "" || c.KeyFile != "" || c.TrustedCAFile != "" {
+		info := transport.TLSInfo{CertFile: c.CertFile, KeyFile: c.KeyFile, TrustedCAFile: c.TrustedCAFile}
+		var err error
+		if tlsConfig, err = info.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("reading the etcd client certificates: %w", err)
+		}
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:            c.ServerList,
+		TLS:                  tlsConfig,
+		DialTimeout:          20 * time.Second,
+		DialKeepAliveTime:    30 * time.Second,
+		DialKeepAliveTimeout: 10 * time.Second,
+		Logger:               zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the etcd client: %w", err)
+	}
+	return client, nil
+}
+
+// Close stops what Complete and Config started.
 func (o *Options) Close() {
+	if o.etcdClient != nil {
+		_ = o.etcdClient.Close()
+		o.etcdClient = nil
+	}
 	if o.etcd != nil {
 		o.etcd.Close()
 		o.etcd = nil
@@ -278,7 +318,13 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			return nil, err
 		}
 	}
+	if o.etcdClient == nil {
+		if o.etcdClient, err = o.newEtcdClient(); err != nil {
+			return nil, err
+		}
+	}
 	extra := apiserver.ExtraConfig{
+		EtcdClient:            o.etcdClient,
 		NotificationInformers: notificationInformers,
 		KubeInformers:         cfg.SharedInformerFactory,
 		LeaderElection:        o.LeaderElection,

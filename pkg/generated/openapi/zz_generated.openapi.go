@@ -40,6 +40,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1beta2.CrossNamespaceObjectReference{}.OpenAPIModelName(): schema_pkg_apis_notification_v1beta2_CrossNamespaceObjectReference(ref),
 		v1beta2.Delivery{}.OpenAPIModelName():                      schema_pkg_apis_notification_v1beta2_Delivery(ref),
 		v1beta2.Event{}.OpenAPIModelName():                         schema_pkg_apis_notification_v1beta2_Event(ref),
+		v1beta2.EventBatch{}.OpenAPIModelName():                    schema_pkg_apis_notification_v1beta2_EventBatch(ref),
+		v1beta2.EventBatchResult{}.OpenAPIModelName():              schema_pkg_apis_notification_v1beta2_EventBatchResult(ref),
 		v1beta2.EventList{}.OpenAPIModelName():                     schema_pkg_apis_notification_v1beta2_EventList(ref),
 		v1beta2.EventStatus{}.OpenAPIModelName():                   schema_pkg_apis_notification_v1beta2_EventStatus(ref),
 		v1beta2.LocalObjectReference{}.OpenAPIModelName():          schema_pkg_apis_notification_v1beta2_LocalObjectReference(ref),
@@ -598,6 +600,136 @@ func schema_pkg_apis_notification_v1beta2_Event(ref common.ReferenceCallback) co
 		},
 		Dependencies: []string{
 			v1beta2.EventStatus{}.OpenAPIModelName(), v1beta2.ObjectReference{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_notification_v1beta2_EventBatch(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EventBatch creates many Events of one namespace in one request: each item is named, validated and deduplicated as a create of that Event alone would be, and all are stored in one etcd transaction. Creating a batch needs permission to create events in its namespace too. Only create is served: the batch is not kept; the answer carries one result per item. The event receiver sends what it accepts concurrently as batches.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata. The name is not needed.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the Events to create, in the batch's namespace; at most 500.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1beta2.Event{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"results": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Results tell, in the order of items, what creating each did. Set by the server.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1beta2.EventBatchResult{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1beta2.Event{}.OpenAPIModelName(), v1beta2.EventBatchResult{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_notification_v1beta2_EventBatchResult(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EventBatchResult is the outcome of creating one item of an EventBatch.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the Event, derived from its dedup key when the item had none.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"code": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Code is the HTTP status a create of this Event alone would have answered: 201 when created, 409 for a duplicate, 422 when invalid.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason is the machine-readable reason of a failure, as in a Status.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says why the item was not created.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID of the created Event.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"resourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ResourceVersion of the created Event.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"code"},
+			},
+		},
 	}
 }
 

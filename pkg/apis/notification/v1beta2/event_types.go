@@ -131,3 +131,54 @@ type EventList struct {
 	// Items are the Events.
 	Items []Event `json:"items" protobuf:"bytes,2,rep,name=items"`
 }
+
+// +genclient
+// +genclient:onlyVerbs=create
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EventBatch creates many Events of one namespace in one request: each item
+// is named, validated and deduplicated as a create of that Event alone
+// would be, and all are stored in one etcd transaction. Creating a batch
+// needs permission to create events in its namespace too. Only create is
+// served: the batch is not kept; the answer carries one result per item.
+// The event receiver sends what it accepts concurrently as batches.
+type EventBatch struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata. The name is not needed.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
+
+	// Items are the Events to create, in the batch's namespace; at most 500.
+	// +required
+	// +listType=atomic
+	Items []Event `json:"items" protobuf:"bytes,2,rep,name=items"`
+
+	// Results tell, in the order of items, what creating each did. Set by
+	// the server.
+	// +optional
+	// +listType=atomic
+	Results []EventBatchResult `json:"results,omitempty" protobuf:"bytes,3,rep,name=results"`
+}
+
+// EventBatchResult is the outcome of creating one item of an EventBatch.
+type EventBatchResult struct {
+	// Name of the Event, derived from its dedup key when the item had none.
+	// +optional
+	Name string `json:"name,omitempty" protobuf:"bytes,1,opt,name=name"`
+	// Code is the HTTP status a create of this Event alone would have
+	// answered: 201 when created, 409 for a duplicate, 422 when invalid.
+	// +required
+	Code int32 `json:"code" protobuf:"varint,2,opt,name=code"`
+	// Reason is the machine-readable reason of a failure, as in a Status.
+	// +optional
+	Reason string `json:"reason,omitempty" protobuf:"bytes,3,opt,name=reason"`
+	// Message says why the item was not created.
+	// +optional
+	Message string `json:"message,omitempty" protobuf:"bytes,4,opt,name=message"`
+	// UID of the created Event.
+	// +optional
+	UID string `json:"uid,omitempty" protobuf:"bytes,5,opt,name=uid"`
+	// ResourceVersion of the created Event.
+	// +optional
+	ResourceVersion string `json:"resourceVersion,omitempty" protobuf:"bytes,6,opt,name=resourceVersion"`
+}

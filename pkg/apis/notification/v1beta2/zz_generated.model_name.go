@@ -57,6 +57,16 @@ func (in Event) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EventBatch) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventBatch"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EventBatchResult) OpenAPIModelName() string {
+	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventBatchResult"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EventList) OpenAPIModelName() string {
 	return "com.github.notification-apiserver.notification-apiserver.pkg.apis.notification.v1beta2.EventList"
 }

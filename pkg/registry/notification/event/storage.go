@@ -115,26 +115,58 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, fmt.Errorf("not an Event: %T", obj)
 	}
-	if r.opts.MaxPending > 0 && r.opts.Pending != nil {
-		if n := r.opts.Pending(); n >= r.opts.MaxPending {
-			return nil, apierrors.NewTooManyRequests(
-				fmt.Sprintf("%d events await delivery, the most this server holds (--max-pending-events): retry later", n), 10)
-		}
+	if err := r.checkPending(); err != nil {
+		return nil, err
 	}
-	if e.Name == "" && e.GenerateName == "" {
-		CleanMetadata(e)
-		key := DedupKey(e)
-		now := r.opts.Clock.Now()
-		window := now.UnixNano() / int64(r.opts.DedupWindow)
-		e.Name = dedupName(key, window)
-		previous := dedupName(key, window-1)
-		if earlier, err := r.Store.Get(ctx, previous, &metav1.GetOptions{}); err == nil {
-			if now.Sub(earlier.(*notification.Event).CreationTimestamp.Time) < r.opts.DedupWindow {
-				return nil, apierrors.NewAlreadyExists(notification.Resource("events"), previous)
+	if check, named := r.name(e); named {
+		if earlier, err := r.Store.Get(ctx, check.previous, &metav1.GetOptions{}); err == nil {
+			if check.now.Sub(earlier.(*notification.Event).CreationTimestamp.Time) < r.opts.DedupWindow {
+				return nil, apierrors.NewAlreadyExists(notification.Resource("events"), check.previous)
 			}
 		}
 	}
 	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// checkPending refuses new Events while --max-pending-events await
+// delivery.
+func (r *REST) checkPending() error {
+	if r.opts.MaxPending > 0 && r.opts.Pending != nil {
+		if n := r.opts.Pending(); n >= r.opts.MaxPending {
+			return apierrors.NewTooManyRequests(
+				fmt.Sprintf("%d events await delivery, the most this server holds (--max-pending-events): retry later", n), 10)
+		}
+	}
+	return nil
+}
+
+// dedupCheck is what tells whether an Event named after its dedup key
+// repeats one created in the window before.
+type dedupCheck struct {
+	previous string    // the name the same event had in the window before
+	now      time.Time // when it was named
+	item     int       // used by batches
+}
+
+// name names an Event without a name (nor generateName) after its dedup
+// key and the dedup window it falls in, so that the same event again
+// within the window is refused as AlreadyExists by etcd itself; the check
+// returned catches a repeat of the window before.
+func (r *REST) name(e *notification.Event) (dedupCheck, bool) {
+	if e.Name != "" || e.GenerateName != "" {
+		return dedupCheck{}, false
+	}
+	CleanMetadata(e)
+	key := DedupKey(e)
+	now := r.opts.Clock.Now()
+	window := now.UnixNano() / int64(r.opts.DedupWindow)
+	e.Name = dedupName(key, window)
+	return dedupCheck{previous: dedupName(key, window-1), now: now}, true
+}
+
+// retentionSeconds is the TTL of an Event's etcd lease.
+func (r *REST) retentionSeconds() uint64 {
+	return max(uint64(r.opts.Retention.Seconds()), 1)
 }
 
 // Categories puts events in `kubectl get flux`, not in `all`.

@@ -22,4 +22,6 @@ type AlertExpansion interface{}
 
 type EventExpansion interface{}
 
+type EventBatchExpansion interface{}
+
 type ProviderExpansion interface{}

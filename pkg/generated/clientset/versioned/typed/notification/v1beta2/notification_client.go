@@ -30,6 +30,7 @@ type NotificationV1beta2Interface interface {
 	RESTClient() rest.Interface
 	AlertsGetter
 	EventsGetter
+	EventBatchesGetter
 	ProvidersGetter
 }
 
@@ -44,6 +45,10 @@ func (c *NotificationV1beta2Client) Alerts(namespace string) AlertInterface {
 
 func (c *NotificationV1beta2Client) Events(namespace string) EventInterface {
 	return newEvents(c, namespace)
+}
+
+func (c *NotificationV1beta2Client) EventBatches(namespace string) EventBatchInterface {
+	return newEventBatches(c, namespace)
 }
 
 func (c *NotificationV1beta2Client) Providers(namespace string) ProviderInterface {

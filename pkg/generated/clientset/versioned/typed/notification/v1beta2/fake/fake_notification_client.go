@@ -36,6 +36,10 @@ func (c *FakeNotificationV1beta2) Events(namespace string) v1beta2.EventInterfac
 	return newFakeEvents(c, namespace)
 }
 
+func (c *FakeNotificationV1beta2) EventBatches(namespace string) v1beta2.EventBatchInterface {
+	return newFakeEventBatches(c, namespace)
+}
+
 func (c *FakeNotificationV1beta2) Providers(namespace string) v1beta2.ProviderInterface {
 	return newFakeProviders(c, namespace)
 }

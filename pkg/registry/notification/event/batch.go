@@ -1,0 +1,231 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+)
+
+// MaxBatchItems bounds the Events of one EventBatch.
+const MaxBatchItems = 500
+
+// BatchREST creates the Events of an EventBatch: each as the events
+// storage would create it alone (naming, validation, deduplication, the
+// pending bound), all in one etcd transaction through the Writer.
+type BatchREST struct {
+	events     *REST
+	writer     *Writer
+	authorizer authorizer.Authorizer
+	strategy   strategy
+}
+
+var (
+	_ rest.Creater              = &BatchREST{}
+	_ rest.Scoper               = &BatchREST{}
+	_ rest.SingularNameProvider = &BatchREST{}
+)
+
+// NewBatchREST returns the storage of eventbatches. authz decides whether
+// the user may create events, which creating a batch needs too.
+func NewBatchREST(events *REST, writer *Writer, authz authorizer.Authorizer) *BatchREST {
+	return &BatchREST{events: events, writer: writer, authorizer: authz, strategy: events.CreateStrategy.(strategy)}
+}
+
+// New returns an empty EventBatch.
+func (*BatchREST) New() runtime.Object { return &notification.EventBatch{} }
+
+// Destroy does nothing: the Writer's client is the server's.
+func (*BatchREST) Destroy() {}
+
+// NamespaceScoped: a batch holds the Events of one namespace.
+func (*BatchREST) NamespaceScoped() bool { return true }
+
+// GetSingularName names one EventBatch.
+func (*BatchREST) GetSingularName() string { return "eventbatch" }
+
+// Create stores the items and answers the batch with a result per item. A
+// problem with the batch as a whole (permission, size, the pending bound,
+// etcd) fails it whole, and then no item was stored.
+func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+	batch, ok := obj.(*notification.EventBatch)
+	if !ok {
+		return nil, fmt.Errorf("not an EventBatch: %T", obj)
+	}
+	namespace, ok := genericapirequest.NamespaceFrom(ctx)
+	if !ok || namespace == "" {
+		return nil, apierrors.NewBadRequest("an EventBatch needs a namespace")
+	}
+	if err := r.authorize(ctx, namespace); err != nil {
+		return nil, err
+	}
+	if errs := validateBatch(batch, namespace); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(notification.Kind("EventBatch"), batch.Name, errs)
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.events.checkPending(); err != nil {
+		return nil, err
+	}
+	// etcd calls end before the request does, so that an outage answers
+	// 504 rather than a reset stream.
+	if deadline, ok := ctx.Deadline(); ok {
+		margin := min(max(time.Until(deadline)/10, 100*time.Millisecond), time.Second)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-margin))
+		defer cancel()
+	}
+
+	results := make([]notification.EventBatchResult, len(batch.Items))
+	events := make([]*notification.Event, 0, len(batch.Items))
+	index := make([]int, 0, len(batch.Items)) // events[j] is item index[j]
+	var dedup []dedupCheck
+	for i := range batch.Items {
+		e := &batch.Items[i]
+		if e.Namespace == "" {
+			e.Namespace = namespace
+		}
+		check, named := r.events.name(e)
+		rest.FillObjectMetaSystemFields(e)
+		if err := rest.BeforeCreate(r.strategy, ctx, e); err != nil {
+			results[i] = failed(e.Name, err)
+			continue
+		}
+		if named {
+			check.item = len(events)
+			dedup = append(dedup, check)
+		}
+		events = append(events, e)
+		index = append(index, i)
+	}
+
+	// A repeat of an event created in the window before is a duplicate.
+	duplicate := make([]bool, len(events))
+	if len(dedup) > 0 {
+		names := make([]string, len(dedup))
+		for i, d := range dedup {
+			names[i] = d.previous
+		}
+		earlier, err := r.writer.Get(ctx, namespace, names)
+		if err != nil {
+			return nil, storageError(err)
+		}
+		for i, d := range dedup {
+			if earlier[i] != nil && d.now.Sub(earlier[i].CreationTimestamp.Time) < r.events.opts.DedupWindow {
+				duplicate[d.item] = true
+				results[index[d.item]] = failed(events[d.item].Name,
+					apierrors.NewAlreadyExists(notification.Resource("events"), d.previous))
+			}
+		}
+	}
+	toCreate := make([]*notification.Event, 0, len(events))
+	created := make([]int, 0, len(events))
+	for j, e := range events {
+		if !duplicate[j] {
+			toCreate = append(toCreate, e)
+			created = append(created, j)
+		}
+	}
+	ok2, err := r.writer.Create(ctx, namespace, toCreate, int64(r.events.retentionSeconds()))
+	if err != nil {
+		return nil, storageError(err)
+	}
+	for k, e := range toCreate {
+		i := index[created[k]]
+		if !ok2[k] {
+			results[i] = failed(e.Name, apierrors.NewAlreadyExists(notification.Resource("events"), e.Name))
+			continue
+		}
+		results[i] = notification.EventBatchResult{
+			Name: e.Name, Code: http.StatusCreated, UID: string(e.UID), ResourceVersion: e.ResourceVersion,
+		}
+	}
+	out := &notification.EventBatch{ObjectMeta: batch.ObjectMeta, Results: results}
+	out.Namespace = namespace
+	return out, nil
+}
+
+// authorize: a batch creates events, which the user must be allowed too.
+func (r *BatchREST) authorize(ctx context.Context, namespace string) error {
+	if r.authorizer == nil {
+		return nil
+	}
+	// As the request's own authorization does: with the user the
+	// authentication put in the context, if any.
+	user, _ := genericapirequest.UserFrom(ctx)
+	decision, reason, err := r.authorizer.Authorize(ctx, authorizer.AttributesRecord{
+		User: user, Verb: "create", Namespace: namespace,
+		APIGroup: notification.GroupName, APIVersion: "v1beta2", Resource: "events",
+		ResourceRequest: true,
+	})
+	if decision == authorizer.DecisionAllow {
+		return nil
+	}
+	msg := "creating an EventBatch needs permission to create events in the namespace"
+	if reason != "" {
+		msg += ": " + reason
+	}
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("authorizing the creation of events: %w", err))
+	}
+	return apierrors.NewForbidden(notification.Resource("events"), "", errors.New(msg))
+}
+
+func validateBatch(b *notification.EventBatch, namespace string) field.ErrorList {
+	var errs field.ErrorList
+	items := field.NewPath("items")
+	switch {
+	case len(b.Items) == 0:
+		errs = append(errs, field.Required(items, "a batch needs at least one Event"))
+	case len(b.Items) > MaxBatchItems:
+		errs = append(errs, field.TooMany(items, len(b.Items), MaxBatchItems))
+	}
+	if len(b.Results) > 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("results"), "results are set by the server"))
+	}
+	for i := range b.Items {
+		if ns := b.Items[i].Namespace; ns != "" && ns != namespace {
+			errs = append(errs, field.Invalid(items.Index(i).Child("metadata", "namespace"), ns,
+				"must be the batch's namespace ("+namespace+")"))
+		}
+	}
+	return errs
+}
+
+// failed is the result of an item that a create alone would have refused
+// with err.
+func failed(name string, err error) notification.EventBatchResult {
+	status := apierrors.APIStatus(apierrors.NewInternalError(err))
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		status = s
+	}
+	st := status.Status()
+	return notification.EventBatchResult{Name: name, Code: st.Code, Reason: string(st.Reason), Message: st.Message}
+}
+
+// storageError turns an etcd failure into what the registry would answer.
+func storageError(err error) error {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apierrors.NewTimeoutError("the storage did not answer before the request's deadline", 0)
+	}
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("storing the events failed: %v", err))
+}
