@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	"github.com/notification-apiserver/notification-apiserver/pkg/groupcommit"
 )
 
 // MaxBodyBytes is the largest event accepted, as Flux's receiver.
@@ -55,6 +57,13 @@ type Handler struct {
 	// RetryAfter is what a duplicate's Retry-After tells the sender.
 	RetryAfter time.Duration
 	Now        func() time.Time
+	// MaxBatch is the most events sent in one EventBatch: events accepted
+	// concurrently for a namespace are stored in one request and one etcd
+	// transaction. 0 or 1: each event is created alone.
+	MaxBatch int
+
+	batchOnce sync.Once
+	batches   *groupcommit.Group[string, *v1beta2.Event, error]
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -127,11 +136,57 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // sender longer than it waits (Flux's recorder gives up after 5s): the
 // sender is the one to retry, after a 503.
 func (h *Handler) create(ctx context.Context, e *v1beta2.Event) error {
+	if h.MaxBatch > 1 {
+		h.batchOnce.Do(func() {
+			h.batches = groupcommit.NewGroup(h.createBatch, groupcommit.Options{
+				MaxItems: h.MaxBatch, MaxInFlight: 2, Timeout: h.timeout(),
+			})
+		})
+		itemErr, err := h.batches.Do(ctx, e.Namespace, e)
+		if err != nil {
+			return err
+		}
+		return itemErr
+	}
 	return h.Client.NotificationV1beta2().RESTClient().Post().
 		Namespace(e.Namespace).Resource("events").
 		MaxRetries(0).
 		Body(e).
 		Do(ctx).Error()
+}
+
+// createBatch stores the events of a namespace that arrived together with
+// one request (see create for why it is tried once). It returns each
+// event's error, as a create of it alone would have failed.
+func (h *Handler) createBatch(ctx context.Context, namespace string, events []*v1beta2.Event) ([]error, error) {
+	batch := &v1beta2.EventBatch{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace},
+		Items:      make([]v1beta2.Event, len(events)),
+	}
+	for i, e := range events {
+		batch.Items[i] = *e
+	}
+	out := &v1beta2.EventBatch{}
+	err := h.Client.NotificationV1beta2().RESTClient().Post().
+		Namespace(namespace).Resource("eventbatches").
+		MaxRetries(0).
+		Body(batch).
+		Do(ctx).Into(out)
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(events) {
+		return nil, fmt.Errorf("the API answered %d results for a batch of %d events", len(out.Results), len(events))
+	}
+	errs := make([]error, len(events))
+	for i, r := range out.Results {
+		if r.Code != http.StatusCreated {
+			errs[i] = &apierrors.StatusError{ErrStatus: metav1.Status{
+				Status: metav1.StatusFailure, Code: r.Code, Reason: metav1.StatusReason(r.Reason), Message: r.Message,
+			}}
+		}
+	}
+	return errs, nil
 }
 
 func (h *Handler) toEvent(fe *fluxEvent) *v1beta2.Event {

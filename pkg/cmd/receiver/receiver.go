@@ -26,6 +26,8 @@ type Options struct {
 	RetryAfter time.Duration
 	QPS        float32
 	Burst      int
+	// MaxBatch: see receiver.Handler.
+	MaxBatch int
 	// Server, when set, is where events are stored instead of the
 	// kubeconfig's server: notification-apiserver in the receiver's own
 	// pod, under the same authentication and authorization.
@@ -34,7 +36,7 @@ type Options struct {
 
 // NewCommand returns the receiver command.
 func NewCommand() *cobra.Command {
-	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute}
+	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100}
 	cmd := &cobra.Command{
 		Use:   "receiver",
 		Short: "Receive Flux events (what controllers send with --events-addr) and store them as Events",
@@ -58,6 +60,7 @@ func NewCommand() *cobra.Command {
 	fs.StringVar(&o.Server, "api-server", o.Server, "URL of notification-apiserver to store events in directly (e.g. https://localhost:8443, the server in the same pod), with the kubeconfig's credentials; empty: the kubeconfig's server (the kube-apiserver, through its aggregation layer).")
 	fs.StringVar(&o.ServerCAFile, "api-server-ca-file", o.ServerCAFile, "CA bundle verifying --api-server's certificate.")
 	fs.StringVar(&o.ServerName, "api-server-name", o.ServerName, "Name expected in --api-server's certificate, when not the URL's host (e.g. notification-apiserver.notification-system.svc).")
+	fs.IntVar(&o.MaxBatch, "max-batch-events", o.MaxBatch, "Most events of a namespace stored in one request (an EventBatch, one etcd transaction) when they arrive together; 1 creates each alone.")
 	fs.DurationVar(&o.RetryAfter, "duplicate-retry-after", o.RetryAfter, "What the Retry-After of a duplicate tells the sender (the dedup window).")
 	cmd.Flags().AddFlagSet(fs)
 	// Its own help: the server's flags are not the receiver's.
@@ -95,7 +98,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	srv := &http.Server{
 		Addr:              o.Listen,
-		Handler:           &receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter},
+		Handler:           &receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter, MaxBatch: o.MaxBatch},
 		ReadTimeout:       30 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    256 * 1024,
