@@ -149,6 +149,9 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
 	}
 	writers := statusWriters{providers: providerStatus, alerts: alertStatus, events: eventStatus}
+	if eventWriter != nil {
+		writers.eventBatches = newEventStatusBatches(eventWriter, writers.eventAlone)
+	}
 	if err := c.addReconciler(s.GenericAPIServer, writers, backlog); err != nil {
 		return nil, err
 	}
@@ -174,6 +177,9 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 	// in protobuf.
 	loopback := restclient.CopyConfig(c.GenericConfig.LoopbackClientConfig)
 	loopback.ContentType = "application/vnd.kubernetes.protobuf"
+	// Compressing a watch to this very process costs CPU for nothing
+	// (gzip was 5% of the server's CPU under a burst of events).
+	loopback.DisableCompression = true
 	client, err := versioned.NewForConfig(loopback)
 	if err != nil {
 		return fmt.Errorf("creating the reconciler's client: %w", err)

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/validation"
+	"github.com/notification-apiserver/notification-apiserver/pkg/groupcommit"
+	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/inprocess"
 )
 
@@ -16,6 +20,8 @@ import (
 // compute into the server's own storage, in-process.
 type statusWriters struct {
 	providers, alerts, events rest.Updater
+	// eventBatches, when set, writes Event statuses in batches.
+	eventBatches *eventStatusBatches
 }
 
 func (w statusWriters) provider(ctx context.Context, p *v1beta2.Provider) error {
@@ -43,6 +49,15 @@ func (w statusWriters) alert(ctx context.Context, a *v1beta2.Alert) error {
 }
 
 func (w statusWriters) event(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
+	if w.eventBatches != nil {
+		return w.eventBatches.write(ctx, e)
+	}
+	return w.eventAlone(ctx, e)
+}
+
+// eventAlone writes an Event's status through the registry, onto the
+// latest version of the Event with e's UID.
+func (w statusWriters) eventAlone(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
 	status := e.Status.DeepCopy()
 	obj, err := inprocess.UpdateStatus(ctx, w.events, e.Namespace, e.Name, e.UID, func(obj runtime.Object) error {
 		stored, ok := obj.(*notification.Event)
@@ -59,4 +74,76 @@ func (w statusWriters) event(ctx context.Context, e *v1beta2.Event) (*v1beta2.Ev
 		return nil, err
 	}
 	return written, nil
+}
+
+// eventStatusBatches writes the statuses the delivery workers record at
+// the same time in one etcd transaction (group commit): each over the
+// version of the Event it was computed from. One that changed meanwhile
+// (a user labelled it) is written alone through the registry.
+type eventStatusBatches struct {
+	alone     func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error)
+	writer    *eventstorage.Writer
+	committer *groupcommit.Committer[*v1beta2.Event, writtenEvent]
+}
+
+type writtenEvent struct {
+	event *v1beta2.Event
+	err   error
+}
+
+func newEventStatusBatches(writer *eventstorage.Writer, alone func(context.Context, *v1beta2.Event) (*v1beta2.Event, error)) *eventStatusBatches {
+	b := &eventStatusBatches{alone: alone, writer: writer}
+	b.committer = groupcommit.New(b.commit, groupcommit.Options{MaxItems: eventstorage.MaxTxnItems, MaxInFlight: 2})
+	return b
+}
+
+func (b *eventStatusBatches) write(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
+	w, err := b.committer.Do(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return w.event, w.err
+}
+
+func (b *eventStatusBatches) commit(ctx context.Context, events []*v1beta2.Event) ([]writtenEvent, error) {
+	out := make([]writtenEvent, len(events))
+	internal := make([]*notification.Event, len(events))
+	for i, e := range events {
+		in := &notification.Event{}
+		if err := Scheme.Convert(e, in, nil); err != nil {
+			out[i].err = err
+			continue
+		}
+		if errs := validation.ValidateEventStatusUpdate(in, in); len(errs) > 0 {
+			out[i].err = apierrors.NewInvalid(notification.Kind("Event"), e.Name, errs)
+			continue
+		}
+		internal[i] = in
+	}
+	toWrite := make([]*notification.Event, 0, len(events))
+	index := make([]int, 0, len(events))
+	for i, in := range internal {
+		if in != nil {
+			toWrite = append(toWrite, in)
+			index = append(index, i)
+		}
+	}
+	written, err := b.writer.UpdateStatus(ctx, toWrite)
+	if err != nil {
+		return nil, err
+	}
+	for k, in := range toWrite {
+		i := index[k]
+		if !written[k] {
+			out[i].event, out[i].err = b.alone(ctx, events[i])
+			continue
+		}
+		stored := &v1beta2.Event{}
+		if err := Scheme.Convert(in, stored, nil); err != nil {
+			out[i].err = err
+			continue
+		}
+		out[i].event = stored
+	}
+	return out, nil
 }

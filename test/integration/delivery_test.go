@@ -306,3 +306,55 @@ func TestMatchLabelsSelectByTheObjectsLabels(t *testing.T) {
 		t.Errorf("an object without the labels was delivered: %+v, %d requests", e.Status, rcv.count())
 	}
 }
+
+// The delivery loop writes statuses over the version of the Event it read
+// (in batches); when a user changed the Event meanwhile, the status goes
+// onto the new version: both the label and every attempt are kept.
+func TestAStatusWriteAfterAUserChangeKeepsBoth(t *testing.T) {
+	ns := "deliver-relabel"
+	labelled := make(chan struct{})
+	var requests sync.WaitGroup
+	requests.Add(1)
+	first := sync.Once{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		failed := false
+		first.Do(func() {
+			requests.Done()
+			<-labelled // the user labels the Event while the attempt runs
+			w.WriteHeader(http.StatusServiceUnavailable)
+			failed = true
+		})
+		if !failed {
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	defer srv.Close()
+	setupRoute(t, ns, srv.URL, nil)
+	events := client.NotificationV1beta2().Events(ns)
+	created, err := events.Create(t.Context(), newEvent(ns, "relabelled"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests.Wait()
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		e, err := events.Get(t.Context(), created.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		e.Labels = map[string]string{"triaged": "yes"}
+		_, err = events.Update(t.Context(), e, metav1.UpdateOptions{})
+		return err
+	})
+	close(labelled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := waitDelivery(t, ns, created.Name, "Delivered")
+	if d.Attempts != 2 {
+		t.Errorf("attempts %d, want 2 (the failed one recorded over the user's change)", d.Attempts)
+	}
+	e, err := events.Get(t.Context(), created.Name, metav1.GetOptions{})
+	if err != nil || e.Labels["triaged"] != "yes" {
+		t.Errorf("labels %v (%v): the status write lost the user's label", e.Labels, err)
+	}
+}
