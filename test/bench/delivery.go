@@ -79,6 +79,9 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 		if path.name == "receiver" {
 			m.atMost("< 490 µs (Flux)", 490)
 		}
+		if path.name == "receiver" {
+			r.add("delivery.receiver.cpu per event (receiver alone)", "µs", res.cpuReceiver)
+		}
 		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
 		r.add(fmt.Sprintf("delivery.%s.sink connections", path.name), "connections", float64(res.connections)).
 			atMost("a handful (≤ one per delivery worker), not one per event", 16)
@@ -152,6 +155,7 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 type burstResult struct {
 	rate, p50, p99   float64
 	cpuOurs, cpuKube float64 // µs per event
+	cpuReceiver      float64 // µs per event, the receiver's share of cpuOurs
 	connections      int64
 	dups, lost       int
 	rssMax           float64
@@ -212,6 +216,7 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	if measureServer {
 		res.cpuOurs = cpuAfter.since(cpuBefore, "notification-apiserver", "receiver") / float64(n) * 1e6
 		res.cpuKube = cpuAfter.since(cpuBefore, "kube-apiserver") / float64(n) * 1e6
+		res.cpuReceiver = cpuAfter.since(cpuBefore, "receiver") / float64(n) * 1e6
 	}
 	res.connections = b.sink.connections.Load() - conns
 	res.dups, res.lost = dups, accepted-len(arrivals)
