@@ -152,7 +152,7 @@ func (c completedConfig) New() (*Server, error) {
 	if eventWriter != nil {
 		writers.eventBatches = newEventStatusBatches(eventWriter, writers.eventAlone)
 	}
-	if err := c.addReconciler(s.GenericAPIServer, writers, backlog); err != nil {
+	if err := c.addReconciler(s.GenericAPIServer, writers, events, backlog); err != nil {
 		return nil, err
 	}
 	if f := c.ExtraConfig.NotificationInformers; f != nil {
@@ -166,7 +166,7 @@ func (c completedConfig) New() (*Server, error) {
 
 // addReconciler runs the status reconciler and the delivery loop once the
 // server serves, in the leader replica.
-func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters, backlog *backlog) error {
+func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters, events *eventstorage.REST, backlog *backlog) error {
 	x := c.ExtraConfig
 	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
@@ -191,6 +191,7 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 	controller.SetStatusWriters(reconcile.StatusWriters{Provider: writers.provider, Alert: writers.alert})
 	deliveryOptions := x.Delivery
 	deliveryOptions.WriteStatus = writers.event
+	deliveryOptions.Events = eventsInProcess{storage: events}
 	dispatcher, err := delivery.New(client, x.NotificationInformers, x.KubeInformers, deliveryOptions)
 	if err != nil {
 		return fmt.Errorf("creating the delivery loop: %w", err)

@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	kubeinformers "k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -55,6 +57,9 @@ type Options struct {
 	// writes into its storage in-process; by default it goes through the
 	// client's events/status.
 	WriteStatus func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error)
+	// Events lists and watches Events (v1beta2). The server passes one
+	// that reads its storage in-process; by default the client's.
+	Events cache.ListerWatcher
 }
 
 // Dispatcher delivers Events: an informer on Events feeds a rate-limited
@@ -140,9 +145,14 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 // event.PendingField): the only ones the loop needs, so that a delivered
 // Event leaves its memory. It lives as long as ctx, one leadership.
 func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, error) {
-	informer := notificationinformers.NewFilteredEventInformer(d.client, metav1.NamespaceAll, 0,
-		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
-		func(o *metav1.ListOptions) { o.FieldSelector = pendingSelector })
+	indexers := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	var informer cache.SharedIndexInformer
+	if d.opts.Events != nil {
+		informer = cache.NewSharedIndexInformer(pendingOnly{d.opts.Events}, &v1beta2.Event{}, 0, indexers)
+	} else {
+		informer = notificationinformers.NewFilteredEventInformer(d.client, metav1.NamespaceAll, 0, indexers,
+			func(o *metav1.ListOptions) { o.FieldSelector = pendingSelector })
+	}
 	d.setPending(0)
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -193,6 +203,37 @@ func (d *Dispatcher) setPending(n int64) {
 
 // pendingSelector selects the Events with work left.
 const pendingSelector = "status.pending=true"
+
+// pendingOnly lists and watches the Events with work left.
+type pendingOnly struct {
+	lw cache.ListerWatcher
+}
+
+func (p pendingOnly) List(o metav1.ListOptions) (runtime.Object, error) {
+	o.FieldSelector = pendingSelector
+	return p.lw.List(o)
+}
+
+func (p pendingOnly) Watch(o metav1.ListOptions) (watch.Interface, error) {
+	o.FieldSelector = pendingSelector
+	return p.lw.Watch(o)
+}
+
+func (p pendingOnly) ListWithContext(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+	o.FieldSelector = pendingSelector
+	return cache.ToListerWatcherWithContext(p.lw).ListWithContext(ctx, o)
+}
+
+func (p pendingOnly) WatchWithContext(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+	o.FieldSelector = pendingSelector
+	return cache.ToListerWatcherWithContext(p.lw).WatchWithContext(ctx, o)
+}
+
+// IsWatchListSemanticsUnSupported passes on what the wrapped one says.
+func (p pendingOnly) IsWatchListSemanticsUnSupported() bool {
+	u, ok := p.lw.(interface{ IsWatchListSemanticsUnSupported() bool })
+	return ok && u.IsWatchListSemanticsUnSupported()
+}
 
 func (d *Dispatcher) enqueue(obj any) {
 	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
