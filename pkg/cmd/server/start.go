@@ -60,7 +60,8 @@ type Options struct {
 	// Delivery tunes the delivery loop.
 	Delivery delivery.Options
 
-	etcd *embeddedEtcd
+	etcd    *embeddedEtcd
+	storage *inProcessStorage // on etcd, when embedded
 }
 
 // NewOptions returns the default options.
@@ -219,8 +220,13 @@ func (o *Options) Validate() error {
 	return utilerrors.NewAggregate(errs)
 }
 
-// Close stops what Complete started.
+// Close stops what Complete and Config started: the storage's client
+// before the etcd it calls.
 func (o *Options) Close() {
+	if o.storage != nil {
+		o.storage.Close()
+		o.storage = nil
+	}
 	if o.etcd != nil {
 		o.etcd.Close()
 		o.etcd = nil
@@ -272,6 +278,13 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	err = o.RecommendedOptions.ApplyTo(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if o.etcd != nil {
+		// The embedded etcd is called in-process, not over its port.
+		if o.storage, err = newInProcessStorage(o.etcd, cfg.RESTOptionsGetter, o.RecommendedOptions.Etcd); err != nil {
+			return nil, err
+		}
+		cfg.RESTOptionsGetter = o.storage
 	}
 	if notificationInformers == nil { // no admission chain
 		if err := newInformers(cfg); err != nil {
