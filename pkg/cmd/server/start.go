@@ -64,7 +64,8 @@ type Options struct {
 	// Delivery tunes the delivery loop.
 	Delivery delivery.Options
 
-	etcd *embeddedEtcd
+	etcd    *embeddedEtcd
+	storage *inProcessStorage // on etcd, when embedded
 	// etcdClient writes batches of Events (see Config).
 	etcdClient *clientv3.Client
 }
@@ -264,8 +265,13 @@ func (o *Options) newEtcdClient() (*clientv3.Client, error) {
 	return client, nil
 }
 
-// Close stops what Complete and Config started.
+// Close stops what Complete and Config started: the storage's clients
+// before the etcd they call.
 func (o *Options) Close() {
+	if o.storage != nil {
+		o.storage.Close()
+		o.storage = nil
+	}
 	if o.etcdClient != nil {
 		_ = o.etcdClient.Close()
 		o.etcdClient = nil
@@ -324,6 +330,13 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	err = o.RecommendedOptions.ApplyTo(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if o.etcd != nil {
+		// The embedded etcd is called in-process, not over its port.
+		if o.storage, err = newInProcessStorage(o.etcd, cfg.RESTOptionsGetter, o.RecommendedOptions.Etcd); err != nil {
+			return nil, err
+		}
+		cfg.RESTOptionsGetter = o.storage
 	}
 	if notificationInformers == nil { // no admission chain
 		if err := newInformers(cfg); err != nil {
