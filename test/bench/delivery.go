@@ -169,8 +169,9 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	conns := b.sink.connections.Load()
 	cpuBefore := b.cpu()
 	stopSampling := b.sampleRSS(&res.rssMax)
+	profiled := func() {}
 	if measureServer {
-		b.profile(label)
+		profiled = b.profile(label)
 	}
 	sent := make([]time.Time, n)
 	var next atomic.Int64
@@ -220,6 +221,7 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	}
 	res.connections = b.sink.connections.Load() - conns
 	res.dups, res.lost = dups, accepted-len(arrivals)
+	profiled()
 	return res, nil
 }
 

@@ -10,24 +10,31 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// profileSeconds is how long a burst's CPU profile runs: long enough to
-// show the hot path, short enough to end within the burst.
+// profileSeconds is how long a CPU profile runs: long enough to show the
+// hot path. A burst shorter than that waits for its profile to end, so
+// that the next step does not show in it.
 const profileSeconds = 8
 
 // profile records a CPU profile of notification-apiserver, read from its
-// /debug/pprof directly, in the background.
-func (b *bench) profile(label string) {
+// /debug/pprof directly, in the background. The returned func waits until
+// the profile is written.
+func (b *bench) profile(label string) (wait func()) {
+	done := make(chan struct{})
+	wait = func() { <-done }
 	if b.profileDir == "" {
-		return
+		close(done)
+		return wait
 	}
 	cfg := rest.CopyConfig(b.config)
 	cfg.Host = b.serverURL
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "profile: %v\n", err)
-		return
+		close(done)
+		return wait
 	}
 	go func() {
+		defer close(done)
 		resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.serverURL, profileSeconds))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "profile: %v\n", err)
@@ -50,4 +57,5 @@ func (b *bench) profile(label string) {
 		_, _ = io.Copy(f, resp.Body)
 		fmt.Fprintf(os.Stderr, "   profile: %s\n", path)
 	}()
+	return wait
 }
