@@ -82,6 +82,11 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 		if path.name == "receiver" {
 			r.add("delivery.receiver.cpu per event (receiver alone)", "µs", res.cpuReceiver)
 		}
+		for _, write := range []string{"create", "status"} {
+			if v, ok := res.perTxn[write]; ok {
+				r.add(fmt.Sprintf("delivery.%s.events per etcd transaction (%s)", path.name, write), "events", v)
+			}
+		}
 		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
 		r.add(fmt.Sprintf("delivery.%s.sink connections", path.name), "connections", float64(res.connections)).
 			atMost("a handful (≤ one per delivery worker), not one per event", 16)
@@ -154,8 +159,9 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 
 type burstResult struct {
 	rate, p50, p99   float64
-	cpuOurs, cpuKube float64 // µs per event
-	cpuReceiver      float64 // µs per event, the receiver's share of cpuOurs
+	cpuOurs, cpuKube float64            // µs per event
+	cpuReceiver      float64            // µs per event, the receiver's share of cpuOurs
+	perTxn           map[string]float64 // Events per etcd transaction, by write
 	connections      int64
 	dups, lost       int
 	rssMax           float64
@@ -170,6 +176,7 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	cpuBefore := b.cpu()
 	stopSampling := b.sampleRSS(&res.rssMax)
 	profiled := func() {}
+	batchesBefore := b.batchItems()
 	if measureServer {
 		profiled = b.profile(label)
 	}
@@ -221,6 +228,14 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	}
 	res.connections = b.sink.connections.Load() - conns
 	res.dups, res.lost = dups, accepted-len(arrivals)
+	batchesAfter := b.batchItems()
+	res.perTxn = map[string]float64{}
+	for write, after := range batchesAfter {
+		before := batchesBefore[write]
+		if n := after[1] - before[1]; n > 0 {
+			res.perTxn[write] = (after[0] - before[0]) / n
+		}
+	}
 	profiled()
 	return res, nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"k8s.io/client-go/rest"
 )
@@ -58,4 +60,49 @@ func (b *bench) profile(label string) (wait func()) {
 		fmt.Fprintf(os.Stderr, "   profile: %s\n", path)
 	}()
 	return wait
+}
+
+// batchItems reads the server's notification_event_batch_items histogram:
+// the sum and count of the Events its etcd transactions wrote, by write
+// (create, status).
+func (b *bench) batchItems() map[string][2]float64 {
+	out := map[string][2]float64{}
+	cfg := rest.CopyConfig(b.config)
+	cfg.Host = b.serverURL
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return out
+	}
+	resp, err := client.Get(b.serverURL + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		for _, part := range []struct {
+			suffix string
+			index  int
+		}{{"_sum", 0}, {"_count", 1}} {
+			prefix := "notification_event_batch_items" + part.suffix + `{write="`
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			write, rest, ok := strings.Cut(line[len(prefix):], `"} `)
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				continue
+			}
+			sc := out[write]
+			sc[part.index] = v
+			out[write] = sc
+		}
+	}
+	return out
 }

@@ -178,6 +178,7 @@ func (w *Writer) Create(ctx context.Context, namespace string, events []*notific
 				[]clientv3.Op{clientv3.OpPut(p.key, string(p.value), clientv3.WithLease(lease))},
 				nil)
 		}
+		batchItems.WithLabelValues("create").Observe(float64(len(ops)))
 		resp, err := w.client.Txn(ctx).Then(ops...).Commit()
 		if err != nil {
 			return err
@@ -244,6 +245,7 @@ func (w *Writer) UpdateStatus(ctx context.Context, events []*notification.Event)
 				[]clientv3.Op{clientv3.OpPut(p.key, string(p.value), clientv3.WithIgnoreLease())},
 				nil)
 		}
+		batchItems.WithLabelValues("status").Observe(float64(len(ops)))
 		resp, err := w.client.Txn(ctx).Then(ops...).Commit()
 		if err != nil {
 			return err
