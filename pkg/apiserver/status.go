@@ -93,7 +93,10 @@ type writtenEvent struct {
 
 func newEventStatusBatches(writer *eventstorage.Writer, alone func(context.Context, *v1beta2.Event) (*v1beta2.Event, error)) *eventStatusBatches {
 	b := &eventStatusBatches{alone: alone, writer: writer}
-	b.committer = groupcommit.New(b.commit, groupcommit.Options{MaxItems: eventstorage.MaxTxnItems, MaxInFlight: 2})
+	// One transaction at a time: a status write is off the delivery's
+	// path (the receiver already has the event), so the workers wait for
+	// it together and their writes share the transaction and its fsync.
+	b.committer = groupcommit.New(b.commit, groupcommit.Options{MaxItems: eventstorage.MaxTxnItems, MaxInFlight: 1})
 	return b
 }
 
