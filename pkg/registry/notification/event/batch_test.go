@@ -1,0 +1,120 @@
+package event
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+// newBatchStorage is the events storage with eventbatches beside it, on
+// the same etcd, as the server wires them.
+func newBatchStorage(t *testing.T, clock *clocktesting.FakeClock) (*REST, *BatchREST) {
+	t.Helper()
+	server, cfg := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	t.Cleanup(func() { server.Terminate(t) })
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	cfg.Codec = serializer.NewCodecFactory(scheme).LegacyCodec(v1beta2.SchemeGroupVersion)
+	opts := generic.RESTOptions{
+		StorageConfig:  cfg.ForResource(notification.Resource("events")),
+		Decorator:      generic.UndecoratedStorage,
+		ResourcePrefix: "events",
+	}
+	r, _, err := NewREST(scheme, opts, Options{Retention: time.Hour, DedupWindow: 5 * time.Minute, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Destroy)
+	w, err := NewWriter(server.V3Client.Client, opts, r.Store.KeyFunc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, NewBatchREST(r, w, nil)
+}
+
+func createBatch(t *testing.T, b *BatchREST, events ...*notification.Event) ([]notification.EventBatchResult, error) {
+	t.Helper()
+	batch := &notification.EventBatch{}
+	for _, e := range events {
+		batch.Items = append(batch.Items, *e)
+	}
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	obj, err := b.Create(ctx, batch, rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*notification.EventBatch).Results, nil
+}
+
+// The same windows as a create alone (see
+// TestTheSameEventIsRefusedWithinTheWindowAndAcceptedAfter), in batches,
+// mixed with single creates.
+func TestABatchDeduplicatesAcrossWindowsAsACreateAlone(t *testing.T) {
+	clock := clocktesting.NewFakeClock(time.Now())
+	r, b := newBatchStorage(t, clock)
+
+	first, err := createBatch(t, b, newEvent("validation error"))
+	if err != nil || first[0].Code != http.StatusCreated {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	clock.Step(30 * time.Second)
+	if _, err := create(t, r, newEvent("validation error")); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("a single create of a batch's event in its window: %v, want AlreadyExists", err)
+	}
+	clock.Step(2 * time.Minute) // 2m30s after the first
+	got, err := createBatch(t, b, newEvent("validation error"), newEvent("another error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Code != http.StatusConflict || got[0].Reason != string(metav1.StatusReasonAlreadyExists) {
+		t.Errorf("a repeat within 5m (perhaps across a window boundary): %+v, want 409 AlreadyExists", got[0])
+	}
+	if got[1].Code != http.StatusCreated {
+		t.Errorf("a different message: %+v, want 201", got[1])
+	}
+	clock.Step(3 * time.Minute) // 5m30s after the first
+	again, err := createBatch(t, b, newEvent("validation error"))
+	if err != nil || again[0].Code != http.StatusCreated || again[0].Name == first[0].Name {
+		t.Fatalf("the same event after the window: %+v %v, want created under a new name", again, err)
+	}
+	stored, err := r.Get(genericapirequest.WithNamespace(context.Background(), "apps"), again[0].Name, &metav1.GetOptions{})
+	if err != nil || stored.(*notification.Event).EventMetadata["kustomize.toolkit.fluxcd.io/checksum"] != "" {
+		t.Errorf("stored %+v (%v): metadata not cleaned as a create alone cleans it", stored, err)
+	}
+}
+
+func TestABatchIsRefusedWholeWhileTooManyEventsAwaitDelivery(t *testing.T) {
+	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	pending := 2
+	r.opts.MaxPending, r.opts.Pending = 2, func() int { return pending }
+	_, err := createBatch(t, b, newEvent("one"), newEvent("two"))
+	if !apierrors.IsTooManyRequests(err) {
+		t.Fatalf("at the limit: %v, want 429", err)
+	}
+	if delay, ok := apierrors.SuggestsClientDelay(err); !ok || delay <= 0 {
+		t.Errorf("the 429 suggests no retry delay: %v", err)
+	}
+	list, err := r.List(genericapirequest.WithNamespace(context.Background(), "apps"), nil)
+	if err != nil || len(list.(*notification.EventList).Items) != 0 {
+		t.Errorf("a refused batch stored %v (%v)", list, err)
+	}
+	pending = 1
+	if got, err := createBatch(t, b, newEvent("one"), newEvent("two")); err != nil || got[0].Code != 201 || got[1].Code != 201 {
+		t.Errorf("below the limit: %+v %v", got, err)
+	}
+}
