@@ -91,9 +91,8 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	}
 
 	results := make([]notification.EventBatchResult, len(batch.Items))
-	events := make([]*notification.Event, 0, len(batch.Items))
-	index := make([]int, 0, len(batch.Items)) // events[j] is item index[j]
-	var dedup []dedupCheck
+	items := make([]CreateItem, 0, len(batch.Items))
+	index := make([]int, 0, len(batch.Items)) // items[j] is batch.Items[index[j]]
 	for i := range batch.Items {
 		e := &batch.Items[i]
 		if e.Namespace == "" {
@@ -105,52 +104,30 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 			results[i] = failed(e.Name, err)
 			continue
 		}
+		item := CreateItem{Event: e}
 		if named {
-			check.item = len(events)
-			dedup = append(dedup, check)
+			item.Previous = check.previous
 		}
-		events = append(events, e)
+		items = append(items, item)
 		index = append(index, i)
 	}
-
-	// A repeat of an event created in the window before is a duplicate.
-	duplicate := make([]bool, len(events))
-	if len(dedup) > 0 {
-		names := make([]string, len(dedup))
-		for i, d := range dedup {
-			names[i] = d.previous
-		}
-		earlier, err := r.writer.Get(ctx, namespace, names)
-		if err != nil {
-			return nil, storageError(err)
-		}
-		for i, d := range dedup {
-			if earlier[i] != nil && d.now.Sub(earlier[i].CreationTimestamp.Time) < r.events.opts.DedupWindow {
-				duplicate[d.item] = true
-				results[index[d.item]] = failed(events[d.item].Name,
-					apierrors.NewAlreadyExists(notification.Resource("events"), d.previous))
-			}
-		}
+	// A repeat of an event created within the dedup window before is a
+	// duplicate, as for a create alone.
+	window := r.events.opts.DedupWindow
+	repeats := func(earlier *notification.Event) bool {
+		return r.events.opts.Clock.Since(earlier.CreationTimestamp.Time) < window
 	}
-	toCreate := make([]*notification.Event, 0, len(events))
-	created := make([]int, 0, len(events))
-	for j, e := range events {
-		if !duplicate[j] {
-			toCreate = append(toCreate, e)
-			created = append(created, j)
-		}
-	}
-	ok2, err := r.writer.Create(ctx, namespace, toCreate, int64(r.events.retentionSeconds()))
+	conflicts, err := r.writer.Create(ctx, namespace, items, int64(r.events.retentionSeconds()), repeats)
 	if err != nil {
 		return nil, storageError(err)
 	}
-	for k, e := range toCreate {
-		i := index[created[k]]
-		if !ok2[k] {
-			results[i] = failed(e.Name, apierrors.NewAlreadyExists(notification.Resource("events"), e.Name))
+	for j, item := range items {
+		e := item.Event
+		if conflicts[j] != "" {
+			results[index[j]] = failed(e.Name, apierrors.NewAlreadyExists(notification.Resource("events"), conflicts[j]))
 			continue
 		}
-		results[i] = notification.EventBatchResult{
+		results[index[j]] = notification.EventBatchResult{
 			Name: e.Name, Code: http.StatusCreated, UID: string(e.UID), ResourceVersion: e.ResourceVersion,
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -124,23 +125,8 @@ func (w *Writer) Get(ctx context.Context, namespace string, names []string) ([]*
 			return nil, err
 		}
 		for i, r := range resp.Responses {
-			kvs := r.GetResponseRange().GetKvs()
-			if len(kvs) == 0 {
-				continue
-			}
-			data, _, err := w.transformer.TransformFromStorage(ctx, kvs[0].Value, authenticatedData(keys[i]))
+			e, err := w.decode(ctx, keys[i], r.GetResponseRange().GetKvs())
 			if err != nil {
-				return nil, storage.NewInternalError(err)
-			}
-			obj, _, err := w.decoder.Decode(data, nil, w.newFunc())
-			if err != nil {
-				return nil, err
-			}
-			e, ok := obj.(*notification.Event)
-			if !ok {
-				return nil, fmt.Errorf("%s holds a %T, not an Event", keys[i], obj)
-			}
-			if err := w.versioner.UpdateObject(e, uint64(kvs[0].ModRevision)); err != nil {
 				return nil, err
 			}
 			out[start+i] = e
@@ -149,23 +135,33 @@ func (w *Writer) Get(ctx context.Context, namespace string, names []string) ([]*
 	return out, nil
 }
 
-// Create stores the Events, all in namespace and prepared for create
-// (named, validated), each only if no Event has its name: created[i] tells
-// which were. They live for ttl seconds. Transactions hold up to
-// MaxTxnItems Events and about 1 MiB; a name twice in events is created
-// once. On success each created Event carries its resourceVersion.
-func (w *Writer) Create(ctx context.Context, namespace string, events []*notification.Event, ttl int64) (created []bool, err error) {
-	created = make([]bool, len(events))
+// CreateItem is an Event to create, prepared for create (named,
+// validated), and, when it is named after its dedup key, the name the
+// same event had in the dedup window before.
+type CreateItem struct {
+	Event    *notification.Event
+	Previous string
+}
+
+// Create stores the items' Events, all in namespace, each only if no Event
+// has its name nor, for an item with Previous, an Event named Previous
+// that repeats reports as a repeat of it (one created within the dedup
+// window): the check is in the same transaction as the write. It returns,
+// per item, "" when created (the Event then carries its resourceVersion),
+// else the name of the Event it repeats. The Events live for ttl seconds.
+// Transactions hold up to MaxTxnItems items and about 1 MiB.
+func (w *Writer) Create(ctx context.Context, namespace string, items []CreateItem, ttl int64, repeats func(earlier *notification.Event) bool) ([]string, error) {
+	conflicts := make([]string, len(items))
 	lease, err := w.leases.get(ctx, w.client, ttl)
 	if err != nil {
-		return created, err
+		return conflicts, err
 	}
 	type put struct {
-		index int
-		key   string
-		value []byte
+		index         int
+		key, previous string
+		value         []byte
 	}
-	var batch []put
+	var batch, again []put
 	size := 0
 	commit := func() error {
 		if len(batch) == 0 {
@@ -173,10 +169,15 @@ func (w *Writer) Create(ctx context.Context, namespace string, events []*notific
 		}
 		ops := make([]clientv3.Op, len(batch))
 		for i, p := range batch {
-			ops[i] = clientv3.OpTxn(
-				[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(p.key), "=", 0)},
+			cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(p.key), "=", 0)}
+			var otherwise []clientv3.Op
+			if p.previous != "" {
+				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(p.previous), "=", 0))
+				otherwise = []clientv3.Op{clientv3.OpGet(p.key, clientv3.WithCountOnly()), clientv3.OpGet(p.previous)}
+			}
+			ops[i] = clientv3.OpTxn(cmps,
 				[]clientv3.Op{clientv3.OpPut(p.key, string(p.value), clientv3.WithLease(lease))},
-				nil)
+				otherwise)
 		}
 		batchItems.WithLabelValues("create").Observe(float64(len(ops)))
 		resp, err := w.client.Txn(ctx).Then(ops...).Commit()
@@ -184,39 +185,99 @@ func (w *Writer) Create(ctx context.Context, namespace string, events []*notific
 			return err
 		}
 		for i, r := range resp.Responses {
-			if r.GetResponseTxn().GetSucceeded() {
-				created[batch[i].index] = true
-				if err := w.versioner.UpdateObject(events[batch[i].index], uint64(resp.Header.Revision)); err != nil {
+			p, txn := batch[i], r.GetResponseTxn()
+			e := items[p.index].Event
+			switch {
+			case txn.GetSucceeded():
+				if err := w.versioner.UpdateObject(e, uint64(resp.Header.Revision)); err != nil {
 					return err
 				}
+			case p.previous == "" || txn.GetResponses()[0].GetResponseRange().GetCount() > 0:
+				conflicts[p.index] = e.Name
+			default:
+				earlier, err := w.decode(ctx, p.previous, txn.GetResponses()[1].GetResponseRange().GetKvs())
+				if err != nil {
+					return err
+				}
+				if earlier != nil && repeats(earlier) {
+					conflicts[p.index] = items[p.index].Previous
+					continue
+				}
+				// The earlier one is older than the window: create
+				// without looking at it.
+				p.previous = ""
+				again = append(again, p)
 			}
 		}
 		batch, size = batch[:0], 0
 		return nil
 	}
-	seen := make(map[string]bool, len(events))
-	for i, e := range events {
+	seen := make(map[string]bool, len(items))
+	for i, item := range items {
+		e := item.Event
 		key, err := w.key(namespace, e.Name)
 		if err != nil {
-			return created, err
+			return conflicts, err
 		}
 		if seen[key] {
-			continue // etcd refuses a key twice in one transaction
+			conflicts[i] = e.Name // etcd refuses a key twice in one transaction
+			continue
 		}
 		seen[key] = true
-		value, err := w.encode(ctx, key, e)
-		if err != nil {
-			return created, err
-		}
-		if len(batch) == MaxTxnItems || (len(batch) > 0 && size+len(value) > maxTxnBytes) {
-			if err := commit(); err != nil {
-				return created, err
+		p := put{index: i, key: key}
+		if item.Previous != "" {
+			if p.previous, err = w.key(namespace, item.Previous); err != nil {
+				return conflicts, err
 			}
 		}
-		batch = append(batch, put{index: i, key: key, value: value})
-		size += len(value)
+		if p.value, err = w.encode(ctx, key, e); err != nil {
+			return conflicts, err
+		}
+		if len(batch) == MaxTxnItems || (len(batch) > 0 && size+len(p.value) > maxTxnBytes) {
+			if err := commit(); err != nil {
+				return conflicts, err
+			}
+		}
+		batch = append(batch, p)
+		size += len(p.value)
 	}
-	return created, commit()
+	if err := commit(); err != nil {
+		return conflicts, err
+	}
+	// Rare: repeats of Events from the window before that are older than
+	// the window.
+	for _, p := range again {
+		if len(batch) == MaxTxnItems {
+			if err := commit(); err != nil {
+				return conflicts, err
+			}
+		}
+		batch = append(batch, p)
+	}
+	return conflicts, commit()
+}
+
+// decode reads the Event of a range answer for key (nil when empty).
+func (w *Writer) decode(ctx context.Context, key string, kvs []*mvccpb.KeyValue) (*notification.Event, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	data, _, err := w.transformer.TransformFromStorage(ctx, kvs[0].Value, authenticatedData(key))
+	if err != nil {
+		return nil, storage.NewInternalError(err)
+	}
+	obj, _, err := w.decoder.Decode(data, nil, w.newFunc())
+	if err != nil {
+		return nil, err
+	}
+	e, ok := obj.(*notification.Event)
+	if !ok {
+		return nil, fmt.Errorf("%s holds a %T, not an Event", key, obj)
+	}
+	if err := w.versioner.UpdateObject(e, uint64(kvs[0].ModRevision)); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // UpdateStatus writes each Event over the version it was read at, keeping

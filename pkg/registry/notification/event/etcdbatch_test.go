@@ -105,8 +105,8 @@ func anEvent(ns, name string) *notification.Event {
 func TestWriterCreatesEachNameOnceAcrossTransactions(t *testing.T) {
 	w, c := newWriter(t)
 	ctx := t.Context()
-	if created, err := w.Create(ctx, "ns", []*notification.Event{anEvent("ns", "before")}, 3600); err != nil || !created[0] {
-		t.Fatalf("the first create: %v %v", created, err)
+	if conflicts, err := w.Create(ctx, "ns", items(anEvent("ns", "before")), 3600, nil); err != nil || conflicts[0] != "" {
+		t.Fatalf("the first create: %v %v", conflicts, err)
 	}
 	// More than one transaction's worth, with a repeat inside and a name
 	// stored before.
@@ -115,14 +115,15 @@ func TestWriterCreatesEachNameOnceAcrossTransactions(t *testing.T) {
 		events = append(events, anEvent("ns", fmt.Sprint("e", i)))
 	}
 	events = append(events, anEvent("ns", "e3"), anEvent("ns", "before"))
-	created, err := w.Create(ctx, "ns", events, 3600)
+	conflicts, err := w.Create(ctx, "ns", items(events...), 3600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, ok := range created {
+	for i, conflict := range conflicts {
+		ok := conflict == ""
 		want := i < event.MaxTxnItems+20
-		if ok != want {
-			t.Errorf("item %d (%s): created %v, want %v", i, events[i].Name, ok, want)
+		if ok != want || (!ok && conflict != events[i].Name) {
+			t.Errorf("item %d (%s): conflict %q, want created %v", i, events[i].Name, conflict, want)
 		}
 		if ok && events[i].ResourceVersion == "" {
 			t.Errorf("item %d has no resourceVersion", i)
@@ -150,11 +151,57 @@ func TestWriterCreatesEachNameOnceAcrossTransactions(t *testing.T) {
 	}
 }
 
+func items(events ...*notification.Event) []event.CreateItem {
+	out := make([]event.CreateItem, len(events))
+	for i, e := range events {
+		out[i] = event.CreateItem{Event: e}
+	}
+	return out
+}
+
+// An item named after its dedup key is not created when the Event of the
+// window before is there and repeats says it is a repeat of it; it is
+// when that one is older, or absent.
+func TestWriterChecksTheWindowBeforeInTheSameTransaction(t *testing.T) {
+	w, _ := newWriter(t)
+	ctx := t.Context()
+	if _, err := w.Create(ctx, "ns", items(anEvent("ns", "k-1"), anEvent("ns", "old-1"), anEvent("ns", "k-2")), 3600, nil); err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	repeats := func(earlier *notification.Event) bool {
+		asked = append(asked, earlier.Name)
+		return earlier.Name == "k-1" // old-1 is older than the window
+	}
+	conflicts, err := w.Create(ctx, "ns", []event.CreateItem{
+		{Event: anEvent("ns", "k-2"), Previous: "k-1"},     // there already: its own name
+		{Event: anEvent("ns", "new-2"), Previous: "k-1"},   // a repeat of k-1
+		{Event: anEvent("ns", "old-2"), Previous: "old-1"}, // old-1 is too old: created
+		{Event: anEvent("ns", "first-2"), Previous: "none-1"},
+	}, 3600, repeats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"k-2", "k-1", "", ""}; fmt.Sprint(conflicts) != fmt.Sprint(want) {
+		t.Errorf("conflicts %q, want %q", conflicts, want)
+	}
+	got, err := w.Get(ctx, "ns", []string{"new-2", "old-2", "first-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != nil || got[1] == nil || got[2] == nil {
+		t.Errorf("stored new-2 %v, old-2 %v, first-2 %v; want only the last two", got[0] != nil, got[1] != nil, got[2] != nil)
+	}
+	if fmt.Sprint(asked) != "[k-1 old-1]" {
+		t.Errorf("repeats was asked about %v", asked)
+	}
+}
+
 func TestWriterUpdatesStatusOnlyOverTheVersionRead(t *testing.T) {
 	w, c := newWriter(t)
 	ctx := t.Context()
 	a, b := anEvent("ns", "a"), anEvent("ns", "b")
-	if _, err := w.Create(ctx, "ns", []*notification.Event{a, b}, 3600); err != nil {
+	if _, err := w.Create(ctx, "ns", items(a, b), 3600, nil); err != nil {
 		t.Fatal(err)
 	}
 	before, err := c.Get(ctx, "/registry/notification.toolkit.fluxcd.io/events/ns/a")
@@ -205,7 +252,7 @@ func BenchmarkWriterCreate(b *testing.B) {
 					events[i] = anEvent("bench", fmt.Sprint(size, "-", n))
 					n++
 				}
-				if _, err := w.Create(b.Context(), "bench", events, 3600); err != nil {
+				if _, err := w.Create(b.Context(), "bench", items(events...), 3600, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

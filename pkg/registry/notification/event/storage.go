@@ -145,7 +145,6 @@ func (r *REST) checkPending() error {
 type dedupCheck struct {
 	previous string    // the name the same event had in the window before
 	now      time.Time // when it was named
-	item     int       // used by batches
 }
 
 // name names an Event without a name (nor generateName) after its dedup
