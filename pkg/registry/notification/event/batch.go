@@ -78,7 +78,10 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 			return nil, err
 		}
 	}
-	if err := r.events.checkPending(); err != nil {
+	// The items beyond the room left under --max-pending-events are
+	// refused as their creates alone would be.
+	room, err := r.events.room()
+	if err != nil {
 		return nil, err
 	}
 	// etcd calls end before the request does, so that an outage answers
@@ -97,6 +100,10 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		e := &batch.Items[i]
 		if e.Namespace == "" {
 			e.Namespace = namespace
+		}
+		if room >= 0 && len(items) >= room {
+			results[i] = failed(e.Name, tooManyPending(r.events.opts.MaxPending))
+			continue
 		}
 		check, named := r.events.name(e)
 		rest.FillObjectMetaSystemFields(e)

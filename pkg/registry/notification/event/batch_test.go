@@ -98,7 +98,7 @@ func TestABatchDeduplicatesAcrossWindowsAsACreateAlone(t *testing.T) {
 	}
 }
 
-func TestABatchIsRefusedWholeWhileTooManyEventsAwaitDelivery(t *testing.T) {
+func TestABatchTakesOnlyWhatTheBacklogHasRoomFor(t *testing.T) {
 	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
 	pending := 2
 	r.opts.MaxPending, r.opts.Pending = 2, func() int { return pending }
@@ -113,8 +113,16 @@ func TestABatchIsRefusedWholeWhileTooManyEventsAwaitDelivery(t *testing.T) {
 	if err != nil || len(list.(*notification.EventList).Items) != 0 {
 		t.Errorf("a refused batch stored %v (%v)", list, err)
 	}
+	// Room for one more: the first item is taken, the second refused as
+	// its create alone would be.
 	pending = 1
-	if got, err := createBatch(t, b, newEvent("one"), newEvent("two")); err != nil || got[0].Code != 201 || got[1].Code != 201 {
-		t.Errorf("below the limit: %+v %v", got, err)
+	got, err := createBatch(t, b, newEvent("one"), newEvent("two"))
+	if err != nil || got[0].Code != http.StatusCreated || got[1].Code != http.StatusTooManyRequests ||
+		got[1].Reason != string(metav1.StatusReasonTooManyRequests) {
+		t.Errorf("one below the limit: %+v %v, want 201 then 429", got, err)
+	}
+	pending = 0
+	if got, err := createBatch(t, b, newEvent("two"), newEvent("three")); err != nil || got[0].Code != 201 || got[1].Code != 201 {
+		t.Errorf("with room: %+v %v", got, err)
 	}
 }

@@ -131,13 +131,26 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // checkPending refuses new Events while --max-pending-events await
 // delivery.
 func (r *REST) checkPending() error {
-	if r.opts.MaxPending > 0 && r.opts.Pending != nil {
-		if n := r.opts.Pending(); n >= r.opts.MaxPending {
-			return apierrors.NewTooManyRequests(
-				fmt.Sprintf("%d events await delivery, the most this server holds (--max-pending-events): retry later", n), 10)
-		}
+	_, err := r.room()
+	return err
+}
+
+// room is how many more Events may be taken now (-1: no limit), or the
+// 429 that refuses any.
+func (r *REST) room() (int, error) {
+	if r.opts.MaxPending <= 0 || r.opts.Pending == nil {
+		return -1, nil
 	}
-	return nil
+	n := r.opts.Pending()
+	if n >= r.opts.MaxPending {
+		return 0, tooManyPending(n)
+	}
+	return r.opts.MaxPending - n, nil
+}
+
+func tooManyPending(n int) error {
+	return apierrors.NewTooManyRequests(
+		fmt.Sprintf("%d events await delivery, the most this server holds (--max-pending-events): retry later", n), 10)
 }
 
 // dedupCheck is what tells whether an Event named after its dedup key
