@@ -79,7 +79,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var fe fluxEvent
-	if err := json.Unmarshal(body.Bytes(), &fe); err != nil {
+	if err := decodeFluxEvent(body.Bytes(), &fe); err != nil {
 		http.Error(w, "the body is not a Flux event: "+jsonProblem(err), http.StatusBadRequest)
 		return
 	}
