@@ -62,8 +62,9 @@ type Handler struct {
 	MaxBatch int
 
 	batchOnce sync.Once
-	batches   *groupcommit.Group[string, *v1beta2.Event, error]
-	bodies    bodyPool
+	// batches groups the protobuf-encoded Events of a namespace.
+	batches *groupcommit.Group[string, []byte, error]
+	bodies  bodyPool
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +144,12 @@ func (h *Handler) create(ctx context.Context, e *v1beta2.Event) error {
 				MaxItems: h.MaxBatch, MaxInFlight: 2, Timeout: h.timeout(),
 			})
 		})
-		itemErr, err := h.batches.Do(ctx, e.Namespace, e)
+		// Encoded here, by the many handlers, rather than in the batch.
+		item, err := e.Marshal()
+		if err != nil {
+			return fmt.Errorf("encoding the event: %w", err)
+		}
+		itemErr, err := h.batches.Do(ctx, e.Namespace, item)
 		if err != nil {
 			return err
 		}
@@ -154,40 +160,6 @@ func (h *Handler) create(ctx context.Context, e *v1beta2.Event) error {
 		MaxRetries(0).
 		Body(e).
 		Do(ctx).Error()
-}
-
-// createBatch stores the events of a namespace that arrived together with
-// one request (see create for why it is tried once). It returns each
-// event's error, as a create of it alone would have failed.
-func (h *Handler) createBatch(ctx context.Context, namespace string, events []*v1beta2.Event) ([]error, error) {
-	batch := &v1beta2.EventBatch{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace},
-		Items:      make([]v1beta2.Event, len(events)),
-	}
-	for i, e := range events {
-		batch.Items[i] = *e
-	}
-	out := &v1beta2.EventBatch{}
-	err := h.Client.NotificationV1beta2().RESTClient().Post().
-		Namespace(namespace).Resource("eventbatches").
-		MaxRetries(0).
-		Body(batch).
-		Do(ctx).Into(out)
-	if err != nil {
-		return nil, err
-	}
-	if len(out.Results) != len(events) {
-		return nil, fmt.Errorf("the API answered %d results for a batch of %d events", len(out.Results), len(events))
-	}
-	errs := make([]error, len(events))
-	for i, r := range out.Results {
-		if r.Code != http.StatusCreated {
-			errs[i] = &apierrors.StatusError{ErrStatus: metav1.Status{
-				Status: metav1.StatusFailure, Code: r.Code, Reason: metav1.StatusReason(r.Reason), Message: r.Message,
-			}}
-		}
-	}
-	return errs, nil
 }
 
 func (h *Handler) toEvent(fe *fluxEvent) *v1beta2.Event {

@@ -236,9 +236,6 @@ func benchClient(b *testing.B, api *httptest.Server) versioned.Interface {
 	return client
 }
 
-// protobufMagic starts every Kubernetes protobuf body.
-var protobufMagic = []byte("k8s\x00")
-
 // ServeHTTP answers an EventBatch create as the server does when every
 // item is created: 201 and one result per item.
 func (a *apiStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -255,7 +252,7 @@ func (a *apiStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var envelope runtime.Unknown
 	var in v1beta2.EventBatch
-	if !bytes.HasPrefix(body, protobufMagic) {
+	if !bytes.HasPrefix(body, protobufMagic[:]) {
 		http.Error(w, "not protobuf", http.StatusUnsupportedMediaType)
 		return
 	}
@@ -284,9 +281,9 @@ func (a *apiStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/vnd.kubernetes.protobuf")
+	w.Header().Set("Content-Type", protobufContentType)
 	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write(protobufMagic)
+	_, _ = w.Write(protobufMagic[:])
 	_, _ = w.Write(encoded)
 }
 
