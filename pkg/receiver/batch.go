@@ -27,13 +27,18 @@ func (h *Handler) createBatch(ctx context.Context, namespace string, events [][]
 	if err != nil {
 		return nil, err
 	}
-	out := &v1beta2.EventBatch{}
-	err = h.Client.NotificationV1beta2().RESTClient().Post().
-		Namespace(namespace).Resource("eventbatches").
-		MaxRetries(0).
-		SetHeader("Content-Type", protobufContentType).
-		Body(body).
-		Do(ctx).Into(out)
+	var out *v1beta2.EventBatch
+	if h.poster != nil {
+		out, err = h.poster.post(ctx, namespace, body)
+	} else {
+		out = &v1beta2.EventBatch{}
+		err = h.Client.NotificationV1beta2().RESTClient().Post().
+			Namespace(namespace).Resource("eventbatches").
+			MaxRetries(0).
+			SetHeader("Content-Type", protobufContentType).
+			Body(body).
+			Do(ctx).Into(out)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,7 @@ type Handler struct {
 	batchOnce sync.Once
 	// batches groups the protobuf-encoded Events of a namespace.
 	batches *groupcommit.Group[string, []byte, error]
+	poster  *batchPoster
 	bodies  bodyPool
 }
 
@@ -143,6 +144,10 @@ func (h *Handler) create(ctx context.Context, e *v1beta2.Event) error {
 			h.batches = groupcommit.NewGroup(h.createBatch, groupcommit.Options{
 				MaxItems: h.MaxBatch, MaxInFlight: 2, Timeout: h.timeout(),
 			})
+			var err error
+			if h.poster, err = newBatchPoster(h.Client.NotificationV1beta2().RESTClient()); err != nil {
+				klog.FromContext(ctx).Error(err, "Sending batches through client-go's Request")
+			}
 		})
 		// Encoded here, by the many handlers, rather than in the batch.
 		item, err := e.Marshal()
