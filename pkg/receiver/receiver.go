@@ -64,8 +64,9 @@ type Handler struct {
 	batchOnce sync.Once
 	// batches groups the protobuf-encoded Events of a namespace.
 	batches *groupcommit.Group[string, []byte, error]
-	poster  *batchPoster
-	bodies  bodyPool
+	// poster sends the batches; nil when client-go's Request must.
+	poster *batchPoster
+	bodies bodyPool
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -141,8 +142,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) create(ctx context.Context, e *v1beta2.Event) error {
 	if h.MaxBatch > 1 {
 		h.batchOnce.Do(func() {
+			// One batch of a namespace in flight at a time: what arrives
+			// meanwhile goes in the next one. With two, batches held ~2.4
+			// of 8 concurrent senders' events, and each request costs the
+			// server and the receiver far more than an event in it does: in
+			// make bench one at a time cut the CPU per event of both by a
+			// quarter, and delivered faster.
 			h.batches = groupcommit.NewGroup(h.createBatch, groupcommit.Options{
-				MaxItems: h.MaxBatch, MaxInFlight: 2, Timeout: h.timeout(),
+				MaxItems: h.MaxBatch, MaxInFlight: 1, Timeout: h.timeout(),
 			})
 			var err error
 			if h.poster, err = newBatchPoster(h.Client.NotificationV1beta2().RESTClient()); err != nil {
