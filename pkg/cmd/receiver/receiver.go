@@ -101,13 +101,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Addr:              o.Listen,
-		Handler:           &receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter, MaxBatch: o.MaxBatch},
-		ReadTimeout:       30 * time.Second,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    256 * 1024,
-	}
+	srv := receiver.NewServer(o.Listen,
+		&receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter, MaxBatch: o.MaxBatch})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	klog.InfoS("Receiving Flux events", "address", o.Listen)

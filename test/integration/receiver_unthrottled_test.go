@@ -1,0 +1,30 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
+	"github.com/notification-apiserver/notification-apiserver/pkg/receiver"
+)
+
+// The receiver command's client is not throttled (--kube-api-qps 0): the
+// receiver then sends its batches itself, not through client-go's Request,
+// and must answer the same.
+func TestUnthrottledReceiverAnswersAsFluxDoes(t *testing.T) {
+	cfg := rest.CopyConfig(clientConfig)
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = -1, 0, nil
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	c, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NotificationV1beta2().RESTClient().(*rest.RESTClient).GetRateLimiter() != nil {
+		t.Fatal("the client is throttled")
+	}
+	ns := "receiver-unthrottled"
+	testReceiverAnswersAsFluxDoes(t, ns, strings.ReplaceAll(fluxEventJSON, `"namespace":"receiver"`, `"namespace":"`+ns+`"`),
+		&receiver.Handler{Client: c, MaxBatch: 100})
+}
