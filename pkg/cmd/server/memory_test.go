@@ -1,0 +1,55 @@
+package server
+
+import (
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+func TestIdleMemoryIsReturnedOnceTheServerGoesQuietAfterABusySpell(t *testing.T) {
+	const MiB = 1 << 20
+	m := idleMemory{period: 5 * time.Second, idleRate: 1 * MiB, minReturn: 8 * MiB}
+	for _, tc := range []struct {
+		name        string
+		allocated   []uint64 // in each 5 s period
+		reclaimable uint64
+		want        []bool // whether memory is returned at the end of each period
+	}{
+		{"the garbage of a burst is returned once when it ends", []uint64{300 * MiB, 300 * MiB, 1 * MiB, 1 * MiB}, 30 * MiB,
+			[]bool{false, false, true, false}},
+		{"start-up counts as a busy spell", []uint64{1 * MiB, 1 * MiB}, 10 * MiB, []bool{true, false}},
+		{"a busy server is left to its collector", []uint64{30 * MiB, 30 * MiB, 30 * MiB}, 30 * MiB, []bool{false, false, false}},
+		{"little to return is left alone", []uint64{300 * MiB, 1 * MiB, 1 * MiB}, 7 * MiB, []bool{false, false, false}},
+		{"each busy spell is followed by one return", []uint64{300 * MiB, 1 * MiB, 300 * MiB, 1 * MiB, 1 * MiB}, 30 * MiB,
+			[]bool{false, true, false, true, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &spells{idleMemory: m, prev: heapSample{allocated: 100 * MiB}, busy: true}
+			for i, a := range tc.allocated {
+				cur := heapSample{allocated: s.prev.allocated + a, reclaimable: tc.reclaimable}
+				if got := s.next(cur, m.period); got != tc.want[i] {
+					t.Errorf("period %d: returned %v, want %v", i, got, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestTheHeapCountersReadAreTheRuntimes(t *testing.T) {
+	known := map[string]metrics.ValueKind{}
+	for _, d := range metrics.All() {
+		known[d.Name] = d.Kind
+	}
+	for _, name := range heapMetrics {
+		if kind, ok := known[name]; !ok || kind != metrics.KindUint64 {
+			t.Errorf("%s is not a uint64 metric of this Go runtime", name)
+		}
+	}
+	samples := make([]metrics.Sample, len(heapMetrics))
+	for i, name := range heapMetrics {
+		samples[i].Name = name
+	}
+	if s := readHeap(samples); s.allocated == 0 {
+		t.Errorf("no bytes allocated read: %+v", s)
+	}
+}
