@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -28,6 +29,9 @@ import (
 // answers holds as it is.
 type batchPoster struct {
 	client *rest.RESTClient
+	// api is the URL of the group version's resources, as the client
+	// makes it.
+	api    url.URL
 	replay *rest.RESTClient
 }
 
@@ -55,14 +59,25 @@ func newBatchPoster(client rest.Interface) (*batchPoster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the client that reads the API's answers: %w", err)
 	}
-	return &batchPoster{client: rc, replay: replay}, nil
+	return &batchPoster{client: rc, api: *rc.Post().URL(), replay: replay}, nil
+}
+
+// url is where the EventBatches of namespace are created, as client-go
+// makes it for a valid namespace (see post), without its Request.
+func (p *batchPoster) url(namespace string) string {
+	u := p.api
+	u.Path += "/namespaces/" + namespace + "/eventbatches"
+	return u.String()
 }
 
 // post sends body, an encoded EventBatch of namespace, and returns the
 // batch the API answers with.
 func (p *batchPoster) post(ctx context.Context, namespace string, body []byte) (*v1beta2.EventBatch, error) {
-	url := p.client.Post().Namespace(namespace).Resource("eventbatches").URL().String()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if len(rest.IsValidPathSegmentName(namespace)) > 0 {
+		// client-go refuses such a namespace before sending: let it say so.
+		return p.replayed(ctx, namespace, body, nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url(namespace), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +96,14 @@ func (p *batchPoster) post(ctx context.Context, namespace string, body []byte) (
 		}
 	}
 	resp.Body = &replayBody{Reader: bytes.NewReader(data), err: readErr}
+	return p.replayed(ctx, namespace, body, resp)
+}
+
+// replayed returns what client-go's Request makes of resp, the answer to
+// body.
+func (p *batchPoster) replayed(ctx context.Context, namespace string, body []byte, resp *http.Response) (*v1beta2.EventBatch, error) {
 	out := &v1beta2.EventBatch{}
-	err = p.replay.Post().Namespace(namespace).Resource("eventbatches").
+	err := p.replay.Post().Namespace(namespace).Resource("eventbatches").
 		MaxRetries(0).
 		Body(body).
 		Do(context.WithValue(ctx, replayKey{}, resp)).Into(out)
@@ -117,7 +138,7 @@ type replayTransport struct{}
 
 func (replayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, ok := req.Context().Value(replayKey{}).(*http.Response)
-	if !ok {
+	if !ok || resp == nil {
 		return nil, errors.New("no response to replay")
 	}
 	resp.Request = req

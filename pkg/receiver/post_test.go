@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,6 +86,38 @@ func TestBatchPosterAnswersAsClientGo(t *testing.T) {
 				t.Errorf("results %+v, client-go's %+v", got.Results, want.Results)
 			}
 		})
+	}
+}
+
+func TestBatchPosterPostsWhereClientGoWould(t *testing.T) {
+	var requests atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	defer api.Close()
+	for _, base := range []string{api.URL, api.URL + "/some/prefix/"} {
+		client := restClient(t, base, -1)
+		poster, err := newBatchPoster(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range []string{"apps", "a b", "a?b#c", "ü", "a:b"} {
+			if got, want := poster.url(ns), client.Post().Namespace(ns).Resource("eventbatches").URL().String(); got != want {
+				t.Errorf("namespace %q: posting to %s, client-go to %s", ns, got, want)
+			}
+		}
+		for _, ns := range []string{"a/b", "..", ".", "a%2Fb"} {
+			requests.Store(0)
+			_, err := poster.post(t.Context(), ns, nil)
+			wantErr := client.Post().Namespace(ns).Resource("eventbatches").Body([]byte{}).Do(t.Context()).Error()
+			if err == nil || wantErr == nil || err.Error() != wantErr.Error() {
+				t.Errorf("namespace %q: error %v, client-go's %v", ns, err, wantErr)
+			}
+			if n := requests.Load(); n != 0 {
+				t.Errorf("namespace %q: %d requests sent", ns, n)
+			}
+		}
 	}
 }
 
