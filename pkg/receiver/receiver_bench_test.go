@@ -29,8 +29,9 @@ import (
 // BenchmarkReceiver measures what the receiver costs per event as `make
 // bench` drives it: concurrent keep-alive posters, each posting distinct
 // Flux events one after the other, to the receiver's HTTP server, which
-// stores them in EventBatches through client-go (protobuf, HTTP/2 over
-// TLS) in a stand-in of the API that answers 201 per item.
+// stores them in EventBatches (protobuf over TLS, with the client as the
+// command configures it) in a stand-in of the API that answers 201 per
+// item.
 //
 // Everything runs in this process, so ns/op, cpu-ns/op (the process's CPU
 // time per event, user and system), B/op and allocs/op include the posters
@@ -204,7 +205,8 @@ func serveLabeled(b *testing.B, part string, srv *http.Server) string {
 }
 
 // apiStandIn stands in for notification-apiserver's EventBatch create,
-// over HTTP/2 and TLS as the real server serves it.
+// over TLS as the real server serves it, in HTTP/2 or HTTP/1.1 as the
+// client asks.
 type apiStandIn struct {
 	// latency is how long the stand-in takes to answer, as the real server
 	// takes to commit a batch.
@@ -230,10 +232,8 @@ func benchClient(b *testing.B, api *httptest.Server) versioned.Interface {
 		Host:            api.URL,
 		BearerToken:     "a-service-account-token",
 		TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: api.Certificate().Raw})},
-		UserAgent:       "notification-apiserver-receiver",
-		QPS:             -1,
 	}
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	ConfigureClient(cfg, 0, 0)
 	client, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -10,13 +10,13 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/receiver"
 )
 
-// The receiver command's client is not throttled (--kube-api-qps 0): the
-// receiver then sends its batches itself, not through client-go's Request,
-// and must answer the same.
+// The receiver command's client (ConfigureClient) is not throttled by
+// default (--kube-api-qps 0): the receiver then sends its batches itself,
+// not through client-go's Request, and must answer the same.
 func TestUnthrottledReceiverAnswersAsFluxDoes(t *testing.T) {
 	cfg := rest.CopyConfig(clientConfig)
-	cfg.QPS, cfg.Burst, cfg.RateLimiter = -1, 0, nil
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.RateLimiter = nil
+	receiver.ConfigureClient(cfg, 0, 0)
 	c, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
