@@ -46,7 +46,7 @@ command -v "${KUBECTL}" >/dev/null || fail "kubectl is missing"
 
 log "building"
 "${ROOT}/hack/build-control-plane.sh"
-(cd "${ROOT}" && go build -o "${BIN}/notification-apiserver" ./cmd/apiserver)
+"${ROOT}/hack/build.sh"
 "${ROOT}/hack/local-certs.sh" "${PKI}"
 
 free_port() {
