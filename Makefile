@@ -11,9 +11,9 @@ FUZZTIME ?= 30000x
 
 all: build
 
-## build: build bin/notification-apiserver
+## build: build bin/notification-apiserver (static: see hack/build.sh)
 build:
-	$(GO) build -o $(BIN)/notification-apiserver ./cmd/apiserver
+	GO=$(GO) hack/build.sh
 
 ## generate: regenerate clients, deepcopy, defaults, conversion, OpenAPI and protobuf (needs protoc: make deps)
 generate:

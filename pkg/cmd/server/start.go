@@ -326,7 +326,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		if err != nil {
 			return fmt.Errorf("creating the loopback client: %w", err)
 		}
-		notificationInformers = informers.NewSharedInformerFactory(client, 0)
+		notificationInformers = informers.NewSharedInformerFactoryWithOptions(client, 0,
+			informers.WithTransform(withoutManagedFields))
 		return nil
 	}
 	o.RecommendedOptions.ExtraAdmissionInitializers = func(c *genericapiserver.RecommendedConfig) ([]admission.PluginInitializer, error) {
@@ -350,6 +351,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		if err := newInformers(cfg); err != nil {
 			return nil, err
 		}
+	}
+	if err := stripSecretsManagedFields(cfg.SharedInformerFactory); err != nil {
+		return nil, fmt.Errorf("setting up the Secret informer: %w", err)
 	}
 	if o.etcdClient == nil {
 		if o.etcdClient, err = o.newEtcdClient(); err != nil {
