@@ -8,39 +8,19 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
-	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
-	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
-	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
 
 // newBatchStorage is the events storage with eventbatches beside it, on
 // the same etcd, as the server wires them.
 func newBatchStorage(t *testing.T, clock *clocktesting.FakeClock) (*REST, *BatchREST) {
 	t.Helper()
-	server, cfg := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
-	t.Cleanup(func() { server.Terminate(t) })
-	scheme := runtime.NewScheme()
-	install.Install(scheme)
-	cfg.Codec = serializer.NewCodecFactory(scheme).LegacyCodec(v1beta2.SchemeGroupVersion)
-	opts := generic.RESTOptions{
-		StorageConfig:  cfg.ForResource(notification.Resource("events")),
-		Decorator:      generic.UndecoratedStorage,
-		ResourcePrefix: "events",
-	}
-	r, _, err := NewREST(scheme, opts, Options{Retention: time.Hour, DedupWindow: 5 * time.Minute, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Destroy)
-	w, err := NewWriter(server.V3Client.Client, opts, r.Store.KeyFunc)
+	r, client, opts := newStorageOnEtcd(t, clock)
+	w, err := NewWriter(client, opts, r.Store.KeyFunc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +23,13 @@ import (
 )
 
 func newStorage(t *testing.T, clock *clocktesting.FakeClock) *REST {
+	r, _, _ := newStorageOnEtcd(t, clock)
+	return r
+}
+
+// newStorageOnEtcd is the events storage on a real etcd, with the etcd
+// client and the REST options, for storages that share it.
+func newStorageOnEtcd(t *testing.T, clock *clocktesting.FakeClock) (*REST, *clientv3.Client, generic.RESTOptions) {
 	t.Helper()
 	server, cfg := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	t.Cleanup(func() { server.Terminate(t) })
@@ -38,7 +46,7 @@ func newStorage(t *testing.T, clock *clocktesting.FakeClock) *REST {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Destroy)
-	return r
+	return r, server.V3Client.Client, opts
 }
 
 func newEvent(message string) *notification.Event {
