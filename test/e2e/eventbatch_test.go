@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,19 +33,7 @@ func TestRBACABatchNeedsCreateOnEventsToo(t *testing.T) {
 			items[i] = item(m)
 		}
 		batch := `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"EventBatch","items":[` + strings.Join(items, ",") + `]}`
-		req, err := http.NewRequest(http.MethodPost, proxy+"/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"+ns+"/eventbatches", strings.NewReader(batch))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Impersonate-User", user)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return postAs(t, user, proxy+"/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"+ns+"/eventbatches", batch)
 	}
 
 	// Grants reach the server through cached SubjectAccessReviews.

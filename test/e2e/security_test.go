@@ -44,19 +44,7 @@ func TestRBACPostingAnEventNeedsCreateOnNotificationEvents(t *testing.T) {
 "involvedObject":{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","name":"apps","namespace":%q},
 "severity":"info","timestamp":"2026-11-26T10:00:00Z","reason":"ReconciliationSucceeded","message":%q,"reportingController":"kustomize-controller"}`,
 			namespace, namespace, message)
-		req, err := http.NewRequest(http.MethodPost, proxy+"/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"+namespace+"/events", strings.NewReader(event))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Impersonate-User", user)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return postAs(t, user, proxy+"/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"+namespace+"/events", event)
 	}
 
 	// The grant reaches the server's authorizer through a SubjectAccessReview
@@ -695,4 +683,23 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// postAs posts a JSON body to url (through `kubectl proxy`) as user, by
+// impersonation, and returns the status code and body of the answer.
+func postAs(t *testing.T, user, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Impersonate-User", user)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer)
 }
