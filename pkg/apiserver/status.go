@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -86,6 +87,12 @@ type eventStatusBatches struct {
 	committer *groupcommit.Committer[*v1beta2.Event, writtenEvent]
 }
 
+// statusLinger spaces the status transactions. Without it they held the
+// statuses of ~2.3 Events each at 1,500 events/s in make bench, and each
+// took its share of etcd's raft, WAL and fsync from the creates that
+// senders wait for; an Event's status is written at most this much later.
+const statusLinger = 10 * time.Millisecond
+
 type writtenEvent struct {
 	event *v1beta2.Event
 	err   error
@@ -93,10 +100,13 @@ type writtenEvent struct {
 
 func newEventStatusBatches(writer *eventstorage.Writer, alone func(context.Context, *v1beta2.Event) (*v1beta2.Event, error)) *eventStatusBatches {
 	b := &eventStatusBatches{alone: alone, writer: writer}
-	// One transaction at a time: a status write is off the delivery's
-	// path (the receiver already has the event), so the workers wait for
-	// it together and their writes share the transaction and its fsync.
-	b.committer = groupcommit.New(b.commit, groupcommit.Options{MaxItems: eventstorage.MaxTxnItems, MaxInFlight: 1})
+	// One transaction at a time, at most one per statusLinger: a status
+	// write is off the delivery's path (the receiver already has the
+	// event, and the worker goes on), so the writes of the Events
+	// delivered meanwhile share the transaction and its fsync.
+	b.committer = groupcommit.New(b.commit, groupcommit.Options{
+		MaxItems: eventstorage.MaxTxnItems, MaxInFlight: 1, Linger: statusLinger,
+	})
 	return b
 }
 
@@ -117,7 +127,7 @@ func (b *eventStatusBatches) commit(ctx context.Context, events []*v1beta2.Event
 			out[i].err = err
 			continue
 		}
-		if errs := validation.ValidateEventStatusUpdate(in, in); len(errs) > 0 {
+		if errs := validation.ValidateEventStatus(in); len(errs) > 0 {
 			out[i].err = apierrors.NewInvalid(notification.Kind("Event"), e.Name, errs)
 			continue
 		}

@@ -53,7 +53,8 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	Clock                  clock.WithTicker
 	// WriteStatus stores an Event's status and returns what was stored
-	// (NotFound when the Event is gone). The server passes one that
+	// (NotFound when the Event is gone). Workers do not wait for it: it is
+	// called concurrently for many Events, and may group their writes. The server passes one that
 	// writes into its storage in-process; by default it goes through the
 	// client's events/status.
 	WriteStatus func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error)
@@ -88,6 +89,9 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	written map[string]*v1beta2.Event
 
+	// recording bounds the status writes under way (maxRecording).
+	recording chan struct{}
+
 	// pending counts the Events of the pending watch.
 	pending atomic.Int64
 	// eventsSynced tells when the pending watch has listed (set by Start).
@@ -99,6 +103,10 @@ type Dispatcher struct {
 // maxTransports bounds the HTTP transports, each with its pool of idle
 // connections, kept for Providers that connect differently.
 const maxTransports = 64
+
+// maxRecording bounds the Events whose status is being written: past it a
+// worker waits before it takes up another Event.
+const maxRecording = 1000
 
 // New returns a Dispatcher reading from the informer factories.
 func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kubeinformers.SharedInformerFactory, opts Options) (*Dispatcher, error) {
@@ -132,6 +140,7 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 		synced:     []cache.InformerSynced{al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
 		opts:       opts,
 		written:    map[string]*v1beta2.Event{},
+		recording:  make(chan struct{}, maxRecording),
 		resolver:   settings.NewResolver(),
 		transports: notifier.NewTransports(maxTransports),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -276,12 +285,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}
 	klog.FromContext(ctx).Info("Delivering events", "workers", d.opts.Workers)
-	var wg sync.WaitGroup
+	var wg, recording sync.WaitGroup
 	for range d.opts.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.work(ctx)
+			d.work(ctx, &recording)
 		}()
 	}
 	<-ctx.Done()
@@ -291,6 +300,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.queue.Add(wakeUp + strconv.Itoa(i))
 	}
 	wg.Wait()
+	recording.Wait()
 	d.transports.CloseIdleConnections()
 	return nil
 }
@@ -302,7 +312,7 @@ const wakeUp = "/"
 
 func isWakeUp(key string) bool { return strings.HasPrefix(key, wakeUp) }
 
-func (d *Dispatcher) work(ctx context.Context) {
+func (d *Dispatcher) work(ctx context.Context, recording *sync.WaitGroup) {
 	for {
 		key, quit := d.queue.Get()
 		if quit {
@@ -318,36 +328,69 @@ func (d *Dispatcher) work(ctx context.Context) {
 			}
 			continue
 		}
-		retry, err := d.Process(ctx, key)
-		if err != nil {
-			klog.FromContext(ctx).Error(err, "Delivering an event", "event", key)
+		e, retry, err := d.attempt(ctx, key)
+		if e == nil {
+			d.done(ctx, key, retry, err)
+			continue
 		}
-		if retry {
-			d.queue.AddRateLimited(key)
-		} else {
-			d.queue.Forget(key)
-		}
-		d.queue.Done(key)
+		// The worker goes on to the next Event while the status is
+		// written: the writes of many Events share a transaction (see
+		// Options.WriteStatus). The key stays in the queue's processing
+		// set until then, so the Event is not taken up again meanwhile.
+		d.recording <- struct{}{}
+		recording.Add(1)
+		go func() {
+			defer recording.Done()
+			defer func() { <-d.recording }()
+			written, err := d.writeStatus(ctx, e)
+			retry, err := d.recorded(key, e, written, err)
+			d.done(ctx, key, retry, err)
+		}()
 	}
+}
+
+// done ends the processing of key: again later when deliveries are left.
+func (d *Dispatcher) done(ctx context.Context, key string, retry bool, err error) {
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Delivering an event", "event", key)
+	}
+	if retry {
+		d.queue.AddRateLimited(key)
+	} else {
+		d.queue.Forget(key)
+	}
+	d.queue.Done(key)
 }
 
 // Process routes and delivers one Event and records the outcome. It tells
 // whether deliveries remain pending.
 func (d *Dispatcher) Process(ctx context.Context, key string) (bool, error) {
+	e, retry, err := d.attempt(ctx, key)
+	if e == nil {
+		return retry, err
+	}
+	written, err := d.writeStatus(ctx, e)
+	return d.recorded(key, e, written, err)
+}
+
+// attempt routes the Event of key when new and makes an attempt of each
+// pending delivery. It returns the Event with the outcomes to record, or
+// nil with whether to try again.
+func (d *Dispatcher) attempt(ctx context.Context, key string) (*v1beta2.Event, bool, error) {
 	namespace, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
-		return false, nil
+		return nil, false, nil
 	}
 	if d.events == nil {
-		return true, fmt.Errorf("the dispatcher does not watch Events yet")
+		return nil, true, fmt.Errorf("the dispatcher does not watch Events yet")
 	}
 	cached, err := d.events.Events(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
 		d.remember(key, nil)
-		return false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return true, err
+		return nil, true, err
 	}
 	e := d.latest(key, cached).DeepCopy()
 	if e.Status.RoutedAt == nil {
@@ -358,7 +401,12 @@ func (d *Dispatcher) Process(ctx context.Context, key string) (bool, error) {
 			d.deliver(ctx, e, &e.Status.Deliveries[i])
 		}
 	}
-	written, err := d.writeStatus(ctx, e)
+	return e, false, nil
+}
+
+// recorded takes in the outcome of writing e's status; it tells whether
+// deliveries remain pending.
+func (d *Dispatcher) recorded(key string, e, written *v1beta2.Event, err error) (bool, error) {
 	if err != nil {
 		return true, err
 	}

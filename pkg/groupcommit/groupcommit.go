@@ -1,9 +1,11 @@
 // Package groupcommit groups concurrent writes into batches, as databases
 // group their commits: an item goes at once when fewer than MaxInFlight
 // batches are being written, with whatever else waits; otherwise it waits
-// for a batch to finish and goes in the next one. There is no timer: a
-// lone item is never delayed, and under load batches grow by themselves up
-// to MaxItems, so each costs one request instead of one per item.
+// for a batch to finish and goes in the next one. By default there is no
+// timer: a lone item is never delayed, and under load batches grow by
+// themselves up to MaxItems, so each costs one request instead of one per
+// item. Writes off the callers' critical path can ask for bigger batches
+// still with Linger.
 package groupcommit
 
 import (
@@ -26,6 +28,11 @@ type Options struct {
 	// Timeout bounds the write of one batch (default 30s). A batch goes on
 	// when the caller that started it stops waiting: others wait for it.
 	Timeout time.Duration
+	// Linger spaces the batches of a writer: the next starts no sooner
+	// than Linger after the one before started, unless MaxItems items
+	// wait. An item that finds no batch written within the last Linger
+	// still goes at once. 0: no spacing.
+	Linger time.Duration
 }
 
 // Committer batches the items of concurrent Do calls.
@@ -39,6 +46,8 @@ type Committer[T, R any] struct {
 	mu       *sync.Mutex
 	queue    []*call[T, R]
 	inFlight int
+	// full, while a writer lingers, is closed when MaxItems items wait.
+	full chan struct{}
 }
 
 type call[T, R any] struct {
@@ -84,6 +93,10 @@ func (c *Committer[T, R]) Do(ctx context.Context, item T) (R, error) {
 func (c *Committer[T, R]) enqueue(item T) *call[T, R] {
 	cl := &call[T, R]{item: item, done: make(chan struct{})}
 	c.queue = append(c.queue, cl)
+	if c.full != nil && len(c.queue) >= c.opts.MaxItems {
+		close(c.full)
+		c.full = nil
+	}
 	if c.inFlight < c.opts.MaxInFlight {
 		c.inFlight++
 		go c.run()
@@ -120,8 +133,38 @@ func (c *Committer[T, R]) run() {
 			c.queue = nil // let the backing array go
 		}
 		c.mu.Unlock()
+		start := time.Now()
 		c.write(batch)
+		c.linger(start)
 	}
+}
+
+// linger waits until Linger has passed since start, or until MaxItems
+// items wait.
+func (c *Committer[T, R]) linger(start time.Time) {
+	wait := c.opts.Linger - time.Since(start)
+	if wait <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if len(c.queue) >= c.opts.MaxItems {
+		c.mu.Unlock()
+		return
+	}
+	full := make(chan struct{})
+	c.full = full
+	c.mu.Unlock()
+	t := time.NewTimer(wait)
+	select {
+	case <-t.C:
+	case <-full:
+		t.Stop()
+	}
+	c.mu.Lock()
+	if c.full == full {
+		c.full = nil
+	}
+	c.mu.Unlock()
 }
 
 func (c *Committer[T, R]) write(batch []*call[T, R]) {

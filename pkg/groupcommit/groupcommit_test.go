@@ -179,3 +179,64 @@ func TestAGroupBatchesPerKeyAndForgetsIdleKeys(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestLingerGathersTheNextBatchUntilItIsFull(t *testing.T) {
+	g := newGate()
+	// An hour: the test would time out if the full batch waited for it.
+	c := New(g.commit, Options{MaxItems: 3, MaxInFlight: 1, Linger: time.Hour})
+	done := make(chan struct{}, 10)
+	do := func(i int) {
+		if _, err := c.Do(t.Context(), i); err != nil {
+			t.Error(err)
+		}
+		done <- struct{}{}
+	}
+	go do(0)
+	if n := <-g.started; n != 1 {
+		t.Fatalf("the first item went in a batch of %d, want alone", n)
+	}
+	g.release <- struct{}{}
+	<-done
+	go do(1)
+	go do(2)
+	waitQueued(t, c, 2)
+	select {
+	case n := <-g.started:
+		t.Fatalf("a batch of %d went while the writer lingered", n)
+	default:
+	}
+	go do(3)
+	if n := <-g.started; n != 3 {
+		t.Fatalf("the full batch went with %d items, want 3", n)
+	}
+	g.release <- struct{}{}
+	for range 3 {
+		<-done
+	}
+}
+
+func TestLingerEndsWithWhatWaits(t *testing.T) {
+	g := newGate()
+	c := New(g.commit, Options{MaxItems: 100, MaxInFlight: 1, Linger: 500 * time.Millisecond})
+	done := make(chan struct{}, 10)
+	do := func(i int) {
+		if _, err := c.Do(t.Context(), i); err != nil {
+			t.Error(err)
+		}
+		done <- struct{}{}
+	}
+	go do(0)
+	<-g.started
+	g.release <- struct{}{}
+	<-done
+	for i := 1; i <= 4; i++ {
+		go do(i)
+	}
+	if n := <-g.started; n != 4 {
+		t.Fatalf("after the linger a batch of %d went, want the 4 that waited", n)
+	}
+	g.release <- struct{}{}
+	for range 4 {
+		<-done
+	}
+}

@@ -25,7 +25,9 @@ import (
 
 // bench holds the clients and what was measured.
 type bench struct {
-	localDir    string
+	localDir string
+	// paths are the delivery step's paths to measure (-paths).
+	paths       []string
 	config      *rest.Config
 	client      versioned.Interface
 	kube        kubernetes.Interface
@@ -61,8 +63,10 @@ func main() {
 	flag.IntVar(&b.big, "big", 10000, "Providers and Alerts of the scale run")
 	flag.IntVar(&b.burst, "burst", 10000, "events of the memory burst")
 	flag.StringVar(&b.profileDir, "profile-dir", "", "write CPU profiles of the server during the delivery bursts here (needs --profiling)")
+	paths := flag.String("paths", "receiver,api", "the delivery step's paths: receiver, api")
 	only := flag.String("only", "", "comma-separated steps to run (default all): gobench,api,delivery,steady,fanout,burst,scale")
 	flag.Parse()
+	b.paths = strings.Split(*paths, ",")
 
 	if err := b.setup(); err != nil {
 		fail(err)

@@ -50,6 +50,13 @@ func ValidateEventUpdate(e, old *notification.Event) field.ErrorList {
 // ValidateEventStatusUpdate checks a write of an Event's deliveries.
 func ValidateEventStatusUpdate(e, old *notification.Event) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&e.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	return append(allErrs, ValidateEventStatus(e)...)
+}
+
+// ValidateEventStatus checks an Event's status alone: what the delivery
+// loop writes onto the metadata it read, which needs no comparing.
+func ValidateEventStatus(e *notification.Event) field.ErrorList {
+	var allErrs field.ErrorList
 	if len(e.Status.Message) > MaxDeliveryMessageLength {
 		allErrs = append(allErrs, field.TooLong(field.NewPath("status", "message"), "", MaxDeliveryMessageLength))
 	}
