@@ -149,7 +149,9 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	r := b.results
 	prefix := fmt.Sprintf("delivery.%s (%d/s for %s)", label, b.rate, b.duration)
 	r.add(prefix+".p50", "ms", percentile(lat, 50))
+	r.add(prefix+".p90", "ms", percentile(lat, 90))
 	r.add(prefix+".p99", "ms", percentile(lat, 99)).atMost("< 5 ms", 5)
+	r.add(prefix+".max", "ms", percentile(lat, 100))
 	r.add(prefix+".cpu per event (server+receiver)", "µs", cpuAfter.since(cpuBefore, "notification-apiserver", "receiver")/float64(n)*1e6)
 	r.add(prefix+".rss growth", "MiB", rssAfter-rssBefore).note("from %.0f to %.0f MiB", rssBefore, rssAfter)
 	r.add(prefix+".failed posts", "events", float64(failed.Load()))
