@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,6 +31,7 @@ import (
 	alertstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/alert"
 	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	providerstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/provider"
+	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/reconciled"
 )
 
 var (
@@ -112,7 +114,7 @@ func (c completedConfig) New() (*Server, error) {
 	// Storage calls end before their request does: a client gets a 504,
 	// not a reset stream, when etcd does not answer (see deadline.go).
 	optsGetter := earlyDeadlines{c.GenericConfig.RESTOptionsGetter}
-	providers, providerStatus, err := providerstorage.NewREST(Scheme, optsGetter)
+	providers, providerStatus, err := providerstorage.NewREST(Scheme, optsGetter, c.providerCheck())
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +164,38 @@ func (c completedConfig) New() (*Server, error) {
 		})
 	}
 	return s, nil
+}
+
+// providerCheck lets the storage write a new generation of a Provider
+// Ready at once when the reconciler's check finds it so: with the Secret
+// informer synced, the status the reconciler would write then is known at
+// the write, and the reconciler, finding it, writes nothing. A Provider
+// not ready is marked Reconciling as before, for the reconciler to check
+// and report (with a Kubernetes Event).
+func (c completedConfig) providerCheck() reconciled.Options[*notification.Provider] {
+	f := c.ExtraConfig.KubeInformers
+	if f == nil || c.ExtraConfig.KubeClient == nil || c.ExtraConfig.NotificationInformers == nil {
+		return reconciled.Options[*notification.Provider]{} // no reconciler
+	}
+	secrets := f.Core().V1().Secrets()
+	informer, lister := secrets.Informer(), secrets.Lister()
+	getSecret := func(namespace, name string) (*corev1.Secret, error) {
+		return lister.Secrets(namespace).Get(name)
+	}
+	return reconciled.Options[*notification.Provider]{Check: func(p *notification.Provider) bool {
+		if !informer.HasSynced() {
+			return false
+		}
+		external := &v1beta2.Provider{}
+		if err := Scheme.Convert(p, external, nil); err != nil {
+			return false
+		}
+		status, ok := reconcile.ReadyStatus(external, getSecret)
+		if !ok {
+			return false
+		}
+		return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(status, &p.Status, nil) == nil
+	}}
 }
 
 // addReconciler runs the status reconciler and the delivery loop once the

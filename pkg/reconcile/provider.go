@@ -55,24 +55,7 @@ func (c *Controller) reconcileProvider(ctx context.Context, namespace, name stri
 		interval = p.Spec.Interval.Duration
 	}
 
-	status := p.Status.DeepCopy()
-	status.ObservedGeneration = p.Generation
-	if v, ok := p.Annotations[RequestedAtAnnotation]; ok {
-		status.LastHandledReconcileAt = v
-	}
-	_, resolveErr := settings.Resolve(p, c.getSecret)
-	res := resultReady
-	switch {
-	case resolveErr == nil:
-		conditions.MarkReady(&status.Conditions, p.Generation, "Initialized")
-	case settings.IsInvalidURL(resolveErr):
-		res = resultStalled
-		conditions.MarkStalled(&status.Conditions, p.Generation, conditions.InvalidURL, resolveErr.Error())
-	default:
-		res = resultRetry
-		conditions.MarkRetrying(&status.Conditions, p.Generation, conditions.ValidationFailed, resolveErr.Error())
-	}
-
+	status, res := checkProvider(p, c.getSecret)
 	before := readyOf(p.Status.Conditions)
 	if err := c.writeProviderStatus(ctx, p, status); err != nil {
 		return resultRetry, 0, err
@@ -85,6 +68,41 @@ func (c *Controller) reconcileProvider(ctx context.Context, namespace, name stri
 		c.recorder.Event(p, corev1.EventTypeWarning, after.Reason, after.Message)
 	}
 	return res, interval, nil
+}
+
+// checkProvider checks p's effective settings now and returns the status
+// that records the outcome, and what the reconciler does next.
+func checkProvider(p *v1beta2.Provider, getSecret settings.SecretGetter) (*v1beta2.ProviderStatus, result) {
+	status := p.Status.DeepCopy()
+	status.ObservedGeneration = p.Generation
+	if v, ok := p.Annotations[RequestedAtAnnotation]; ok {
+		status.LastHandledReconcileAt = v
+	}
+	_, resolveErr := settings.Resolve(p, getSecret)
+	switch {
+	case resolveErr == nil:
+		conditions.MarkReady(&status.Conditions, p.Generation, "Initialized")
+		return status, resultReady
+	case settings.IsInvalidURL(resolveErr):
+		conditions.MarkStalled(&status.Conditions, p.Generation, conditions.InvalidURL, resolveErr.Error())
+		return status, resultStalled
+	default:
+		conditions.MarkRetrying(&status.Conditions, p.Generation, conditions.ValidationFailed, resolveErr.Error())
+		return status, resultRetry
+	}
+}
+
+// ReadyStatus is the status the reconciler would write for p, a Provider
+// being created or whose spec changed, when a check finds it ready now:
+// the storage writes it with the object, which then needs no status write
+// of its own. false for a suspended Provider, or one not ready: the
+// reconciler checks those and reports their problems, with an Event.
+func ReadyStatus(p *v1beta2.Provider, getSecret settings.SecretGetter) (*v1beta2.ProviderStatus, bool) {
+	if p.Spec.Suspend {
+		return nil, false
+	}
+	status, res := checkProvider(p, getSecret)
+	return status, res == resultReady
 }
 
 func (c *Controller) writeProviderStatus(ctx context.Context, p *v1beta2.Provider, status *v1beta2.ProviderStatus) error {

@@ -244,3 +244,76 @@ func TestAlertFollowsItsProvider(t *testing.T) {
 	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
 	waitAlert("became Ready", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue && c.Reason == "Succeeded" })
 }
+
+// A Provider the check finds ready is written Ready with its first
+// generation, and with each spec change: the reconciler then finds its
+// status current, writes nothing, and still records its success.
+func TestAReadyProviderIsWrittenReady(t *testing.T) {
+	ns := "reconcile-at-write"
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	// The server's Secret informer must have seen the Secret: until then
+	// the create is marked Reconciling, as before.
+	waitSecretSeen := func() *v1beta2.Provider {
+		var created *v1beta2.Provider
+		err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			_ = client.NotificationV1beta2().Providers(ns).Delete(ctx, "slack-bot", metav1.DeleteOptions{})
+			p, err := client.NotificationV1beta2().Providers(ns).Create(ctx, newProvider(ns, "slack-bot"), metav1.CreateOptions{})
+			if err != nil {
+				return false, nil // the delete may not have landed yet
+			}
+			created = p
+			return isReady(p), nil
+		})
+		if err != nil {
+			t.Fatalf("a Provider with its Secret present was never created Ready: %+v", created)
+		}
+		return created
+	}
+	created := waitSecretSeen()
+	if created.Status.ObservedGeneration != 1 {
+		t.Errorf("created with observedGeneration %d, want 1", created.Status.ObservedGeneration)
+	}
+
+	// The reconciler records its success without writing the status again.
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		for _, e := range eventsOf(t, ns, "slack-bot") {
+			if e.Reason == "Succeeded" && e.InvolvedObject.UID == created.UID {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the reconciler recorded no success for the Provider created Ready")
+	}
+	now, err := client.NotificationV1beta2().Providers(ns).Get(t.Context(), "slack-bot", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.ResourceVersion != created.ResourceVersion {
+		t.Errorf("the reconciler wrote the status of a Provider created Ready: %+v", now.Status)
+	}
+
+	// A spec change is checked at the write too.
+	now.Spec.Channel = "alerts"
+	updated, err := client.NotificationV1beta2().Providers(ns).Update(t.Context(), now, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isReady(updated) || updated.Status.ObservedGeneration != 2 {
+		t.Errorf("after a spec change: generation %d, status %+v, want Ready for generation 2", updated.Generation, updated.Status)
+	}
+
+	// One the check does not find ready waits for the reconciler, which
+	// reports why.
+	missing := newProvider(ns, "no-secret")
+	missing.Spec.SecretRef.Name = "absent"
+	p, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), missing, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := condition(p, "Reconciling"); c.Status != metav1.ConditionTrue || c.Reason != "Progressing" {
+		t.Errorf("a Provider with its Secret missing was created with %+v, want Reconciling", p.Status.Conditions)
+	}
+	waitProvider(t, ns, "no-secret", "retrying on the missing Secret", isRetrying)
+}

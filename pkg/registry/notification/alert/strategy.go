@@ -32,12 +32,12 @@ var Kind = &reconciled.Kind[*notification.Alert]{
 
 // NewREST returns the storage of alerts and alerts/status.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*reconciled.REST, *reconciled.StatusREST, error) {
-	return reconciled.NewREST(scheme, optsGetter, Kind)
+	return reconciled.NewREST(scheme, optsGetter, Kind, reconciled.Options[*notification.Alert]{})
 }
 
 // NewStrategy returns the strategy of the alerts resource.
 func NewStrategy(typer runtime.ObjectTyper) reconciled.Strategy[*notification.Alert] {
-	return reconciled.NewStrategy(typer, Kind)
+	return reconciled.NewStrategy(typer, Kind, reconciled.Options[*notification.Alert]{})
 }
 
 // NewStatusStrategy returns the strategy of the alerts/status subresource.

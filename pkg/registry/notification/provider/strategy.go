@@ -30,14 +30,15 @@ var Kind = &reconciled.Kind[*notification.Provider]{
 	ValidateStatusUpdate: validation.ValidateProviderStatusUpdate,
 }
 
-// NewREST returns the storage of providers and providers/status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*reconciled.REST, *reconciled.StatusREST, error) {
-	return reconciled.NewREST(scheme, optsGetter, Kind)
+// NewREST returns the storage of providers and providers/status; opts.Check,
+// when set, records a new generation's status at the write.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts reconciled.Options[*notification.Provider]) (*reconciled.REST, *reconciled.StatusREST, error) {
+	return reconciled.NewREST(scheme, optsGetter, Kind, opts)
 }
 
 // NewStrategy returns the strategy of the providers resource.
 func NewStrategy(typer runtime.ObjectTyper) reconciled.Strategy[*notification.Provider] {
-	return reconciled.NewStrategy(typer, Kind)
+	return reconciled.NewStrategy(typer, Kind, reconciled.Options[*notification.Provider]{})
 }
 
 // NewStatusStrategy returns the strategy of the providers/status subresource.

@@ -1,8 +1,9 @@
 // Package reconciled stores the kinds whose status the server reconciles
 // (Provider, Alert): the user writes the spec through the resource, the
 // server writes conditions through /status, a spec change bumps the
-// generation and marks it Reconciling. Each kind describes itself with a
-// Kind; this package gives it strategies and REST storage.
+// generation and marks it Reconciling (or, when the kind can tell at once,
+// records the reconciler's verdict with it). Each kind describes itself
+// with a Kind; this package gives it strategies and REST storage.
 package reconciled
 
 import (
@@ -50,17 +51,37 @@ type Kind[T Object] struct {
 	ValidateStatusUpdate func(obj, old T) field.ErrorList
 }
 
+// Options add to the storage of a kind.
+type Options[T Object] struct {
+	// Check sets the status of a new generation of an object (created, or
+	// its spec changed) to what the kind's reconciler would write and
+	// returns true, when it can tell at once; otherwise the generation is
+	// marked Reconciling until the reconciler checks it. A status known
+	// at the write spares a second write per change, and its watch events.
+	Check func(T) bool
+}
+
 // Strategy is how objects of a kind are created, updated and deleted
 // through the main resource: the spec is the user's, the status is kept.
 type Strategy[T Object] struct {
 	runtime.ObjectTyper
 	names.NameGenerator
-	kind *Kind[T]
+	kind  *Kind[T]
+	check func(T) bool
 }
 
 // NewStrategy returns the strategy of the kind's resource.
-func NewStrategy[T Object](typer runtime.ObjectTyper, k *Kind[T]) Strategy[T] {
-	return Strategy[T]{typer, names.SimpleNameGenerator, k}
+func NewStrategy[T Object](typer runtime.ObjectTyper, k *Kind[T], opts Options[T]) Strategy[T] {
+	return Strategy[T]{typer, names.SimpleNameGenerator, k, opts.Check}
+}
+
+// newGeneration records the state of o's new generation: checked, or
+// Reconciling until the reconciler sees it.
+func (s Strategy[T]) newGeneration(o T) {
+	if s.check != nil && s.check(o) {
+		return
+	}
+	conditions.MarkReconciling(s.kind.Conditions(o), o.GetGeneration())
 }
 
 func (Strategy[T]) NamespaceScoped() bool { return true }
@@ -77,7 +98,7 @@ func (s Strategy[T]) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	o := obj.(T)
 	s.kind.ResetStatus(o)
 	o.SetGeneration(1)
-	conditions.MarkReconciling(s.kind.Conditions(o), 1)
+	s.newGeneration(o)
 }
 
 func (s Strategy[T]) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -85,8 +106,7 @@ func (s Strategy[T]) PrepareForUpdate(_ context.Context, obj, old runtime.Object
 	s.kind.CopyStatus(o, oldO)
 	if !apiequality.Semantic.DeepEqual(s.kind.Spec(o), s.kind.Spec(oldO)) {
 		o.SetGeneration(oldO.GetGeneration() + 1)
-		// The new generation is unchecked until the reconciler sees it.
-		conditions.MarkReconciling(s.kind.Conditions(o), o.GetGeneration())
+		s.newGeneration(o)
 	}
 }
 
@@ -118,7 +138,7 @@ type StatusStrategy[T Object] struct {
 
 // NewStatusStrategy returns the strategy of the kind's status subresource.
 func NewStatusStrategy[T Object](typer runtime.ObjectTyper, k *Kind[T]) StatusStrategy[T] {
-	return StatusStrategy[T]{NewStrategy(typer, k)}
+	return StatusStrategy[T]{NewStrategy(typer, k, Options[T]{})}
 }
 
 // GetResetFields tells server-side apply that spec is not the status

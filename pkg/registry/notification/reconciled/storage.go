@@ -33,8 +33,8 @@ var (
 )
 
 // NewREST returns the storage of a kind and of its status.
-func NewREST[T Object](scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, k *Kind[T]) (*REST, *StatusREST, error) {
-	s := NewStrategy(scheme, k)
+func NewREST[T Object](scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, k *Kind[T], opts Options[T]) (*REST, *StatusREST, error) {
+	s := NewStrategy(scheme, k, opts)
 	newObj := func() runtime.Object { return k.New() }
 	store := &genericregistry.Store{
 		NewFunc:                   newObj,
