@@ -142,7 +142,7 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 		written:    map[string]*v1beta2.Event{},
 		recording:  make(chan struct{}, maxRecording),
 		resolver:   settings.NewResolver(),
-		transports: notifier.NewTransports(maxTransports),
+		transports: notifier.NewTransports(maxTransports, opts.Workers),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.MinBackoff, opts.MaxBackoff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "events", Clock: opts.Clock}),

@@ -20,10 +20,13 @@ import (
 // passwords go in each request. It keeps the most recently used max
 // transports and closes the idle connections of those it drops.
 type Transports struct {
-	mu    sync.Mutex
-	max   int
-	byKey map[transportKey]*list.Element
-	lru   *list.List // of *sharedTransport, the most recently used first
+	mu  sync.Mutex
+	max int
+	// connsPerHost bounds each transport's connections to one host (0:
+	// no bound).
+	connsPerHost int
+	byKey        map[transportKey]*list.Element
+	lru          *list.List // of *sharedTransport, the most recently used first
 }
 
 // transportKey is a digest of what shapes a connection. It comes from the
@@ -35,9 +38,13 @@ type sharedTransport struct {
 	transport *http.Transport
 }
 
-// NewTransports returns a cache of at most size transports.
-func NewTransports(size int) *Transports {
-	return &Transports{max: size, byKey: map[transportKey]*list.Element{}, lru: list.New()}
+// NewTransports returns a cache of at most size transports, each with at
+// most connsPerHost connections to a host (0: no bound). The dispatcher
+// bounds them by its workers: a worker that finds no idle connection
+// waits for one rather than dialing another, which under load the
+// transport otherwise does while a connection is about to come free.
+func NewTransports(size, connsPerHost int) *Transports {
+	return &Transports{max: size, connsPerHost: connsPerHost, byKey: map[transportKey]*list.Element{}, lru: list.New()}
 }
 
 // NewClient builds the HTTP client of a Provider on a shared transport.
@@ -67,11 +74,11 @@ func (t *Transports) CloseIdleConnections() {
 
 func (t *Transports) get(s *settings.Settings) (*http.Transport, error) {
 	if t == nil {
-		return newTransport(s)
+		return newTransport(s, 0)
 	}
 	key, ok := keyOf(s)
 	if !ok {
-		return newTransport(s)
+		return newTransport(s, t.connsPerHost)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -79,7 +86,7 @@ func (t *Transports) get(s *settings.Settings) (*http.Transport, error) {
 		t.lru.MoveToFront(e)
 		return e.Value.(*sharedTransport).transport, nil
 	}
-	transport, err := newTransport(s)
+	transport, err := newTransport(s, t.connsPerHost)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +117,14 @@ func keyOf(s *settings.Settings) (transportKey, bool) {
 }
 
 // newTransport is the default transport with the Provider's proxy (or the
-// environment's), CA and client certificate.
-func newTransport(s *settings.Settings) (*http.Transport, error) {
+// environment's), CA and client certificate, and at most connsPerHost
+// connections to a host.
+func newTransport(s *settings.Settings, connsPerHost int) (*http.Transport, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	// The delivery workers post to the same receiver at once: keep a
 	// connection for each, not the default two.
 	transport.MaxIdleConnsPerHost = 32
+	transport.MaxConnsPerHost = connsPerHost
 	transport.Proxy = http.ProxyFromEnvironment
 	if s.Proxy != "" {
 		proxy, err := url.Parse(s.Proxy)

@@ -70,7 +70,7 @@ func TestDeliveriesToOneProviderReuseTheirConnections(t *testing.T) {
 			defer srv.Close()
 			s.Address = srv.URL
 
-			transports := NewTransports(8)
+			transports := NewTransports(8, 0)
 			for range 100 {
 				c, err := transports.NewClient(s, 5*time.Second)
 				if err != nil {
@@ -106,7 +106,7 @@ func TestProvidersShareATransportOnlyWhenTheyConnectTheSameWay(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			transports := NewTransports(8)
+			transports := NewTransports(8, 0)
 			s := base
 			first, err := transports.get(&s)
 			if err != nil {
@@ -124,7 +124,7 @@ func TestProvidersShareATransportOnlyWhenTheyConnectTheSameWay(t *testing.T) {
 	}
 
 	t.Run("a different CA", func(t *testing.T) {
-		transports := NewTransports(8)
+		transports := NewTransports(8, 0)
 		a := base
 		a.TLSDigest = digest("ca-a")
 		b := base
@@ -138,7 +138,7 @@ func TestProvidersShareATransportOnlyWhenTheyConnectTheSameWay(t *testing.T) {
 	})
 
 	t.Run("a CA pool without its digest", func(t *testing.T) {
-		transports := NewTransports(8)
+		transports := NewTransports(8, 0)
 		srv := httptest.NewTLSServer(http.NotFoundHandler())
 		defer srv.Close()
 		s := base
@@ -158,7 +158,7 @@ func TestTransportsDroppedFromTheCacheCloseTheirIdleConnections(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	transports := NewTransports(2)
+	transports := NewTransports(2, 0)
 	// Each CA digest keys a transport of its own; plain http ignores it.
 	post := func(ca string) {
 		t.Helper()
@@ -190,5 +190,45 @@ func TestTransportsDroppedFromTheCacheCloseTheirIdleConnections(t *testing.T) {
 	}
 	if len(transports.byKey) != 2 || transports.lru.Len() != 2 {
 		t.Errorf("%d transports kept, want 2", transports.lru.Len())
+	}
+}
+
+func TestConnectionsToAHostAreBoundedPerTransport(t *testing.T) {
+	var conns connections
+	arrived := make(chan struct{}, 8)
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	conns.track(srv)
+	srv.Start()
+	defer srv.Close()
+
+	transports := NewTransports(8, 2)
+	s := &settings.Settings{Type: "generic", Address: srv.URL}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := transports.NewClient(s, 30*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := c.Do(context.Background(), http.MethodPost, srv.URL, nil, http.Header{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	// Two requests reach the receiver and hold their connections; the
+	// other six wait for one of them rather than dialing.
+	<-arrived
+	<-arrived
+	close(release)
+	wg.Wait()
+	if opened, _ := conns.counts(); opened != 2 {
+		t.Errorf("8 concurrent posts opened %d connections, want 2", opened)
 	}
 }
