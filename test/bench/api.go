@@ -52,16 +52,6 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 		return fmt.Errorf("the CRD peer: %w", err)
 	}
 
-	// Writes: the same objects, ours through the aggregation layer and the
-	// CRD's in the kube-apiserver itself, alternating halves so that
-	// neither gets a warmer machine.
-	ours, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
-		_, err := b.client.NotificationV1beta2().Providers(apiNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("creating Providers: %w", err)
-	}
 	// The same in protobuf, which a CRD cannot speak.
 	protoConfig := rest.CopyConfig(b.config)
 	protoConfig.ContentType = "application/vnd.kubernetes.protobuf"
@@ -69,24 +59,45 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	oursProto, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
-		_, err := protoClient.NotificationV1beta2().Providers(apiProtoNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("creating Providers in protobuf: %w", err)
-	}
-	crd, err := b.createMany(b.scale, b.posters, func(ctx context.Context, i int) error {
-		u, err := toUnstructured(benchProvider(i))
-		if err != nil {
+	// Writes: the same objects, ours through the aggregation layer (JSON,
+	// then protobuf) and the CRD's in the kube-apiserver itself, in rounds
+	// that take turns going first, so that none gets a warmer or a quieter
+	// machine: its speed drifts by tens of percent within minutes here.
+	paths := []struct {
+		name string
+		call func(ctx context.Context, i int) error
+		got  *timings
+	}{
+		{"Providers", func(ctx context.Context, i int) error {
+			_, err := b.client.NotificationV1beta2().Providers(apiNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
 			return err
-		}
-		_, err = b.dynamic.Resource(crdResource).Namespace(crdNS).Create(ctx, u, metav1.CreateOptions{})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("creating CRD Providers: %w", err)
+		}, &timings{}},
+		{"Providers in protobuf", func(ctx context.Context, i int) error {
+			_, err := protoClient.NotificationV1beta2().Providers(apiProtoNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
+			return err
+		}, &timings{}},
+		{"CRD Providers", func(ctx context.Context, i int) error {
+			u, err := toUnstructured(benchProvider(i))
+			if err != nil {
+				return err
+			}
+			_, err = b.dynamic.Resource(crdResource).Namespace(crdNS).Create(ctx, u, metav1.CreateOptions{})
+			return err
+		}, &timings{}},
 	}
+	const rounds = 4
+	for round := range rounds {
+		first, n := round*b.scale/rounds, (round+1)*b.scale/rounds-round*b.scale/rounds
+		for k := range paths {
+			path := paths[(round+k)%len(paths)]
+			t, err := b.createMany(n, b.posters, func(ctx context.Context, i int) error { return path.call(ctx, first+i) })
+			if err != nil {
+				return fmt.Errorf("creating %s: %w", path.name, err)
+			}
+			path.got.add(t)
+		}
+	}
+	ours, oursProto, crd := *paths[0].got, *paths[1].got, *paths[2].got
 	r := b.results
 	b.crdCreateRate = crd.rate()
 	r.add("api.create.rate (aggregated)", "objects/s", ours.rate()).
@@ -221,7 +232,13 @@ type timings struct {
 	elapsed   time.Duration
 }
 
-func (t timings) rate() float64       { return float64(len(t.latencies)) / t.elapsed.Seconds() }
+func (t timings) rate() float64 { return float64(len(t.latencies)) / t.elapsed.Seconds() }
+
+// add counts the requests and time of another run in t.
+func (t *timings) add(o timings) {
+	t.latencies = append(t.latencies, o.latencies...)
+	t.elapsed += o.elapsed
+}
 func (t timings) p(q float64) float64 { return percentile(t.latencies, q) }
 
 // createMany runs n calls with c concurrent clients.
