@@ -54,9 +54,9 @@ type Options struct {
 	Clock                  clock.WithTicker
 	// WriteStatus stores an Event's status and returns what was stored
 	// (NotFound when the Event is gone). Workers do not wait for it: it is
-	// called concurrently for many Events, and may group their writes. The server passes one that
-	// writes into its storage in-process; by default it goes through the
-	// client's events/status.
+	// called concurrently for many Events, and may group their writes.
+	// The server passes one that writes into its storage in-process; by
+	// default it goes through the client's events/status.
 	WriteStatus func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error)
 	// Events lists and watches Events (v1beta2). The server passes one
 	// that reads its storage in-process; by default the client's.
