@@ -69,6 +69,9 @@ type ExtraConfig struct {
 	// NotificationInformers watch this server's own resources through its
 	// loopback client; they are started after the server starts.
 	NotificationInformers informers.SharedInformerFactory
+	// LocalInformers, when set, feed NotificationInformers' Providers and
+	// Alerts from this server's storage (see NewLocalInformers).
+	LocalInformers *LocalInformers
 	// KubeClient and KubeInformers reach the Kubernetes API: Secrets for
 	// the reconciler, and Events. Without them status is not reconciled.
 	KubeClient    kubernetes.Interface
@@ -122,6 +125,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.ExtraConfig.LocalInformers.bind(providers, alerts)
 	backlog := &backlog{}
 	eventOptions := c.ExtraConfig.Events
 	eventOptions.Pending = backlog.pending
@@ -152,7 +156,7 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	writers := statusWriters{providers: providerStatus, alerts: alertStatus, events: eventStatus}
 	if eventWriter != nil {
-		writers.eventBatches = newEventStatusBatches(eventWriter, writers.eventAlone)
+		writers.eventBatches = newEventStatusBatches(eventWriter, c.ExtraConfig.Delivery.Workers, writers.eventAlone)
 	}
 	if err := c.addReconciler(s.GenericAPIServer, writers, events, backlog); err != nil {
 		return nil, err
@@ -225,7 +229,7 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 	controller.SetStatusWriters(reconcile.StatusWriters{Provider: writers.provider, Alert: writers.alert})
 	deliveryOptions := x.Delivery
 	deliveryOptions.WriteStatus = writers.event
-	deliveryOptions.Events = eventsInProcess{storage: events}
+	deliveryOptions.Events = eventsInProcess(events)
 	dispatcher, err := delivery.New(client, x.NotificationInformers, x.KubeInformers, deliveryOptions)
 	if err != nil {
 		return fmt.Errorf("creating the delivery loop: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/validation"
+	"github.com/notification-apiserver/notification-apiserver/pkg/delivery"
 	"github.com/notification-apiserver/notification-apiserver/pkg/groupcommit"
 	eventstorage "github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/inprocess"
@@ -98,14 +99,20 @@ type writtenEvent struct {
 	err   error
 }
 
-func newEventStatusBatches(writer *eventstorage.Writer, alone func(context.Context, *v1beta2.Event) (*v1beta2.Event, error)) *eventStatusBatches {
+// newEventStatusBatches writes the statuses of up to workers Events at a
+// time: the delivery loop has no more under way.
+func newEventStatusBatches(writer *eventstorage.Writer, workers int, alone func(context.Context, *v1beta2.Event) (*v1beta2.Event, error)) *eventStatusBatches {
 	b := &eventStatusBatches{alone: alone, writer: writer}
-	// One transaction at a time, at most one per statusLinger: a status
-	// write is off the delivery's path (the receiver already has the
-	// event, and the worker goes on), so the writes of the Events
-	// delivered meanwhile share the transaction and its fsync.
+	if workers <= 0 {
+		workers = delivery.DefaultWorkers
+	}
+	// One transaction at a time, at most one per statusLinger unless all
+	// the workers' statuses wait: a status write is off the delivery's
+	// path (the receiver already has the event, and the worker goes on),
+	// so the writes of the Events delivered meanwhile share the
+	// transaction and its fsync.
 	b.committer = groupcommit.New(b.commit, groupcommit.Options{
-		MaxItems: eventstorage.MaxTxnItems, MaxInFlight: 1, Linger: statusLinger,
+		MaxItems: min(workers, eventstorage.MaxTxnItems), MaxInFlight: 1, Linger: statusLinger,
 	})
 	return b
 }

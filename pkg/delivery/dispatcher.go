@@ -40,6 +40,9 @@ const (
 	Skipped   = "Skipped"
 )
 
+// DefaultWorkers is Options.Workers when unset.
+const DefaultWorkers = 4
+
 // Options tune the dispatcher.
 type Options struct {
 	Matcher Matcher
@@ -54,7 +57,8 @@ type Options struct {
 	Clock                  clock.WithTicker
 	// WriteStatus stores an Event's status and returns what was stored
 	// (NotFound when the Event is gone). Workers do not wait for it: it is
-	// called concurrently for many Events, and may group their writes.
+	// called concurrently for up to Workers Events, and may group their
+	// writes; it should not wait for more than Workers of them.
 	// The server passes one that writes into its storage in-process; by
 	// default it goes through the client's events/status.
 	WriteStatus func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error)
@@ -89,7 +93,8 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	written map[string]*v1beta2.Event
 
-	// recording bounds the status writes under way (maxRecording).
+	// recording holds a slot per Event delivered and not yet recorded:
+	// Workers of them.
 	recording chan struct{}
 
 	// pending counts the Events of the pending watch.
@@ -104,14 +109,10 @@ type Dispatcher struct {
 // connections, kept for Providers that connect differently.
 const maxTransports = 64
 
-// maxRecording bounds the Events whose status is being written: past it a
-// worker waits before it takes up another Event.
-const maxRecording = 1000
-
 // New returns a Dispatcher reading from the informer factories.
 func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kubeinformers.SharedInformerFactory, opts Options) (*Dispatcher, error) {
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = DefaultWorkers
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = time.Second
@@ -140,7 +141,7 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 		synced:     []cache.InformerSynced{al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
 		opts:       opts,
 		written:    map[string]*v1beta2.Event{},
-		recording:  make(chan struct{}, maxRecording),
+		recording:  make(chan struct{}, opts.Workers),
 		resolver:   settings.NewResolver(),
 		transports: notifier.NewTransports(maxTransports, opts.Workers),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -328,8 +329,15 @@ func (d *Dispatcher) work(ctx context.Context, recording *sync.WaitGroup) {
 			}
 			continue
 		}
+		// A delivery takes a slot, given back once its outcome is stored:
+		// at most Workers Events are delivered and not yet recorded, as
+		// when each worker waited for its status write. Those are what may
+		// be delivered again after a crash, and while etcd does not answer
+		// the workers deliver nothing more.
+		d.recording <- struct{}{}
 		e, retry, err := d.attempt(ctx, key)
 		if e == nil {
+			<-d.recording
 			d.done(ctx, key, retry, err)
 			continue
 		}
@@ -337,7 +345,6 @@ func (d *Dispatcher) work(ctx context.Context, recording *sync.WaitGroup) {
 		// written: the writes of many Events share a transaction (see
 		// Options.WriteStatus). The key stays in the queue's processing
 		// set until then, so the Event is not taken up again meanwhile.
-		d.recording <- struct{}{}
 		recording.Add(1)
 		go func() {
 			defer recording.Done()
@@ -408,6 +415,10 @@ func (d *Dispatcher) attempt(ctx context.Context, key string) (*v1beta2.Event, b
 // deliveries remain pending.
 func (d *Dispatcher) recorded(key string, e, written *v1beta2.Event, err error) (bool, error) {
 	if err != nil {
+		// Keep the outcomes: the retry writes them again rather than
+		// delivering again (etcd may be down for longer than a write
+		// waits).
+		d.remember(key, e)
 		return true, err
 	}
 	pending := needsWork(e)
@@ -419,7 +430,9 @@ func (d *Dispatcher) recorded(key string, e, written *v1beta2.Event, err error) 
 	return pending, nil
 }
 
-// latest is the newer of the informer's copy and the one last written.
+// latest is the newer of the informer's copy and the one last written, or
+// whose write failed (then of the informer's version, with the outcomes
+// to store).
 func (d *Dispatcher) latest(key string, cached *v1beta2.Event) *v1beta2.Event {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -429,7 +442,7 @@ func (d *Dispatcher) latest(key string, cached *v1beta2.Event) *v1beta2.Event {
 	}
 	cachedRV, err1 := strconv.ParseUint(cached.ResourceVersion, 10, 64)
 	writtenRV, err2 := strconv.ParseUint(w.ResourceVersion, 10, 64)
-	if err1 == nil && err2 == nil && writtenRV > cachedRV {
+	if err1 == nil && err2 == nil && writtenRV >= cachedRV {
 		return w
 	}
 	return cached

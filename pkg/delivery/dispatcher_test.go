@@ -258,3 +258,118 @@ func TestAFollowerCountsPendingEventsAndDeliversOnlyWhenLeading(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWhileStatusWritesHangWorkersDeliverNoMore: workers do not wait for
+// their status write, but at most Workers Events are delivered and not yet
+// recorded. With the writes hanging (etcd down) nothing more is delivered:
+// those are all that a crash could make deliver twice.
+func TestWhileStatusWritesHangWorkersDeliverNoMore(t *testing.T) {
+	var delivered atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { delivered.Add(1) }))
+	defer sink.Close()
+
+	objects := []runtime.Object{
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+		alert(nil),
+	}
+	for i := range 10 {
+		ev := event("info", fmt.Sprint("event ", i))
+		ev.Name = fmt.Sprint("e", i)
+		objects = append(objects, ev)
+	}
+	client := fake.NewClientset(objects...)
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	var writing atomic.Int32
+	release := make(chan struct{})
+	writeStatus := func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
+		writing.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, fmt.Errorf("etcd does not answer")
+	}
+	d, err := New(client, nf, kf, Options{Workers: 2, WriteStatus: writeStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer func() { close(release); cancel(); <-done }()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	go func() { defer close(done); _ = d.Run(ctx) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for writing.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d status writes started, want 2", writing.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Unbounded, the two workers would deliver the other eight within
+	// milliseconds of the first two.
+	time.Sleep(300 * time.Millisecond)
+	if n := delivered.Load(); n != 2 {
+		t.Errorf("%d events delivered while the status writes hang, want 2 (one per worker)", n)
+	}
+	if n := writing.Load(); n != 2 {
+		t.Errorf("%d status writes under way, want 2", n)
+	}
+}
+
+// TestAFailedStatusWriteIsRetriedWithoutDeliveringAgain: the outcomes of a
+// delivery whose status write failed are kept; the retry writes them
+// again instead of delivering the event a second time.
+func TestAFailedStatusWriteIsRetriedWithoutDeliveringAgain(t *testing.T) {
+	var delivered atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { delivered.Add(1) }))
+	defer sink.Close()
+
+	ev := event("info", "once")
+	ev.ResourceVersion = "7"
+	client := fake.NewClientset(
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+		alert(nil),
+		ev,
+	)
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	var writes atomic.Int32
+	stored := make(chan *v1beta2.Event, 1)
+	writeStatus := func(_ context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
+		if writes.Add(1) == 1 {
+			return nil, fmt.Errorf("etcd does not answer")
+		}
+		out := e.DeepCopy()
+		out.ResourceVersion = "8"
+		stored <- out
+		return out, nil
+	}
+	d, err := New(client, nf, kf, Options{Workers: 1, WriteStatus: writeStatus, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	go func() { defer close(done); _ = d.Run(ctx) }()
+
+	var written *v1beta2.Event
+	select {
+	case written = <-stored:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the status was never stored (%d writes)", writes.Load())
+	}
+	if n := delivered.Load(); n != 1 {
+		t.Errorf("delivered %d times, want once", n)
+	}
+	if len(written.Status.Deliveries) != 1 || written.Status.Deliveries[0].State != Delivered || written.Status.Deliveries[0].Attempts != 1 {
+		t.Errorf("stored deliveries %+v, want one Delivered at the first attempt", written.Status.Deliveries)
+	}
+}
