@@ -142,20 +142,14 @@ type LocalInformers struct {
 func NewLocalInformers(f informers.SharedInformerFactory) *LocalInformers {
 	l := &LocalInformers{}
 	indexers := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
-	f.InformerFor(&v1beta2.Provider{}, func(_ versioned.Interface, resync time.Duration) cache.SharedIndexInformer {
-		return cache.NewSharedIndexInformer(inProcess{
-			storage:   load(&l.providers),
-			newList:   func() runtime.Object { return &v1beta2.ProviderList{} },
-			newObject: func() runtime.Object { return &v1beta2.Provider{} },
-		}, &v1beta2.Provider{}, resync, indexers)
-	})
-	f.InformerFor(&v1beta2.Alert{}, func(_ versioned.Interface, resync time.Duration) cache.SharedIndexInformer {
-		return cache.NewSharedIndexInformer(inProcess{
-			storage:   load(&l.alerts),
-			newList:   func() runtime.Object { return &v1beta2.AlertList{} },
-			newObject: func() runtime.Object { return &v1beta2.Alert{} },
-		}, &v1beta2.Alert{}, resync, indexers)
-	})
+	register := func(obj runtime.Object, storage *atomic.Pointer[listWatchStorage], newList func() runtime.Object) {
+		lw := inProcess{storage: load(storage), newList: newList, newObject: func() runtime.Object { return obj.DeepCopyObject() }}
+		f.InformerFor(obj, func(_ versioned.Interface, resync time.Duration) cache.SharedIndexInformer {
+			return cache.NewSharedIndexInformer(lw, obj, resync, indexers)
+		})
+	}
+	register(&v1beta2.Provider{}, &l.providers, func() runtime.Object { return &v1beta2.ProviderList{} })
+	register(&v1beta2.Alert{}, &l.alerts, func() runtime.Object { return &v1beta2.AlertList{} })
 	return l
 }
 

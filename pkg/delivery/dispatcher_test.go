@@ -211,30 +211,9 @@ func TestRunReturnsWhenLeadershipEndsAndRunsAgain(t *testing.T) {
 // A follower counts the pending Events (for --max-pending-events) and
 // delivers none; once it leads, it delivers them.
 func TestAFollowerCountsPendingEventsAndDeliversOnlyWhenLeading(t *testing.T) {
-	var requests atomic.Int32
-	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
-	defer sink.Close()
-	objects := []runtime.Object{
-		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
-			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
-		alert(nil),
-	}
-	for i := range 3 {
-		ev := event("error", fmt.Sprintf("pending %d", i))
-		ev.Name = fmt.Sprintf("e%d", i)
-		objects = append(objects, ev)
-	}
-	client := fake.NewClientset(objects...)
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
-	d, err := New(client, nf, kf, Options{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
+	sink, requests := countingSink(t)
+	client := fake.NewClientset(routedEvents(sink.URL, 3, "error")...)
+	d, ctx := newDispatcher(t, client, Options{Workers: 1})
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -246,17 +225,8 @@ func TestAFollowerCountsPendingEventsAndDeliversOnlyWhenLeading(t *testing.T) {
 	if n := requests.Load(); n != 0 || d.queue.Len() != 0 {
 		t.Errorf("a follower delivered %d, queued %d", n, d.queue.Len())
 	}
-	leading, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(leading) }()
-	defer func() { stop(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for requests.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the leader delivered %d of 3", requests.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runDispatcher(t, ctx, d)
+	waitCount(t, requests, 3, "deliveries by the leader")
 }
 
 // TestWhileStatusWritesHangWorkersDeliverNoMore: workers do not wait for
@@ -264,51 +234,18 @@ func TestAFollowerCountsPendingEventsAndDeliversOnlyWhenLeading(t *testing.T) {
 // recorded. With the writes hanging (etcd down) nothing more is delivered:
 // those are all that a crash could make deliver twice.
 func TestWhileStatusWritesHangWorkersDeliverNoMore(t *testing.T) {
-	var delivered atomic.Int32
-	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { delivered.Add(1) }))
-	defer sink.Close()
-
-	objects := []runtime.Object{
-		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
-			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
-		alert(nil),
-	}
-	for i := range 10 {
-		ev := event("info", fmt.Sprint("event ", i))
-		ev.Name = fmt.Sprint("e", i)
-		objects = append(objects, ev)
-	}
-	client := fake.NewClientset(objects...)
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	sink, delivered := countingSink(t)
+	client := fake.NewClientset(routedEvents(sink.URL, 10, "info")...)
 	var writing atomic.Int32
-	release := make(chan struct{})
 	writeStatus := func(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
 		writing.Add(1)
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil, fmt.Errorf("etcd does not answer")
+		<-ctx.Done() // etcd does not answer
+		return nil, ctx.Err()
 	}
-	d, err := New(client, nf, kf, Options{Workers: 2, WriteStatus: writeStatus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	defer func() { close(release); cancel(); <-done }()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
-	go func() { defer close(done); _ = d.Run(ctx) }()
+	d, ctx := newDispatcher(t, client, Options{Workers: 2, WriteStatus: writeStatus})
+	runDispatcher(t, ctx, d)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for writing.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d status writes started, want 2", writing.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitCount(t, &writing, 2, "status writes started")
 	// Unbounded, the two workers would deliver the other eight within
 	// milliseconds of the first two.
 	time.Sleep(300 * time.Millisecond)
@@ -324,20 +261,10 @@ func TestWhileStatusWritesHangWorkersDeliverNoMore(t *testing.T) {
 // delivery whose status write failed are kept; the retry writes them
 // again instead of delivering the event a second time.
 func TestAFailedStatusWriteIsRetriedWithoutDeliveringAgain(t *testing.T) {
-	var delivered atomic.Int32
-	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { delivered.Add(1) }))
-	defer sink.Close()
-
-	ev := event("info", "once")
-	ev.ResourceVersion = "7"
-	client := fake.NewClientset(
-		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
-			Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
-		alert(nil),
-		ev,
-	)
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	sink, delivered := countingSink(t)
+	objects := routedEvents(sink.URL, 1, "info")
+	objects[2].(*v1beta2.Event).ResourceVersion = "7"
+	client := fake.NewClientset(objects...)
 	var writes atomic.Int32
 	stored := make(chan *v1beta2.Event, 1)
 	writeStatus := func(_ context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
@@ -349,16 +276,8 @@ func TestAFailedStatusWriteIsRetriedWithoutDeliveringAgain(t *testing.T) {
 		stored <- out
 		return out, nil
 	}
-	d, err := New(client, nf, kf, Options{Workers: 1, WriteStatus: writeStatus, MinBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	defer func() { cancel(); <-done }()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
-	go func() { defer close(done); _ = d.Run(ctx) }()
+	d, ctx := newDispatcher(t, client, Options{Workers: 1, WriteStatus: writeStatus, MinBackoff: 10 * time.Millisecond})
+	runDispatcher(t, ctx, d)
 
 	var written *v1beta2.Event
 	select {
@@ -371,5 +290,66 @@ func TestAFailedStatusWriteIsRetriedWithoutDeliveringAgain(t *testing.T) {
 	}
 	if len(written.Status.Deliveries) != 1 || written.Status.Deliveries[0].State != Delivered || written.Status.Deliveries[0].Attempts != 1 {
 		t.Errorf("stored deliveries %+v, want one Delivered at the first attempt", written.Status.Deliveries)
+	}
+}
+
+// countingSink is a receiver that counts the posts it gets.
+func countingSink(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var posts atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { posts.Add(1) }))
+	t.Cleanup(sink.Close)
+	return sink, &posts
+}
+
+// routedEvents are the Provider p posting to url, the Alert a that routes
+// to it, and n pending Events e0, e1, ... of the given severity.
+func routedEvents(url string, n int, severity string) []runtime.Object {
+	objects := []runtime.Object{
+		&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+			Spec: v1beta2.ProviderSpec{Type: "generic", Address: url}},
+		alert(nil),
+	}
+	for i := range n {
+		ev := event(severity, fmt.Sprintf("pending %d", i))
+		ev.Name = fmt.Sprintf("e%d", i)
+		objects = append(objects, ev)
+	}
+	return objects
+}
+
+// newDispatcher builds a dispatcher over client with informer factories
+// started for the test's life.
+func newDispatcher(t *testing.T, client *fake.Clientset, opts Options) (*Dispatcher, context.Context) {
+	t.Helper()
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	d, err := New(client, nf, kf, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	return d, ctx
+}
+
+// runDispatcher runs d until the test ends.
+func runDispatcher(t *testing.T, ctx context.Context, d *Dispatcher) {
+	leading, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(leading) }()
+	t.Cleanup(func() { stop(); <-done })
+}
+
+// waitCount waits until n reaches want.
+func waitCount(t *testing.T, n *atomic.Int32, want int32, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d %s, want %d", n.Load(), what, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

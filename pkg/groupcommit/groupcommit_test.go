@@ -184,13 +184,7 @@ func TestLingerGathersTheNextBatchUntilItIsFull(t *testing.T) {
 	g := newGate()
 	// An hour: the test would time out if the full batch waited for it.
 	c := New(g.commit, Options{MaxItems: 3, MaxInFlight: 1, Linger: time.Hour})
-	done := make(chan struct{}, 10)
-	do := func(i int) {
-		if _, err := c.Do(t.Context(), i); err != nil {
-			t.Error(err)
-		}
-		done <- struct{}{}
-	}
+	do, done := doer(t, c)
 	go do(0)
 	if n := <-g.started; n != 1 {
 		t.Fatalf("the first item went in a batch of %d, want alone", n)
@@ -218,13 +212,7 @@ func TestLingerGathersTheNextBatchUntilItIsFull(t *testing.T) {
 func TestLingerEndsWithWhatWaits(t *testing.T) {
 	g := newGate()
 	c := New(g.commit, Options{MaxItems: 100, MaxInFlight: 1, Linger: 500 * time.Millisecond})
-	done := make(chan struct{}, 10)
-	do := func(i int) {
-		if _, err := c.Do(t.Context(), i); err != nil {
-			t.Error(err)
-		}
-		done <- struct{}{}
-	}
+	do, done := doer(t, c)
 	go do(0)
 	<-g.started
 	g.release <- struct{}{}
@@ -239,4 +227,16 @@ func TestLingerEndsWithWhatWaits(t *testing.T) {
 	for range 4 {
 		<-done
 	}
+}
+
+// doer returns a func that writes an item through c, and the channel that
+// says each is done.
+func doer(t *testing.T, c *Committer[int, string]) (func(int), chan struct{}) {
+	done := make(chan struct{}, 10)
+	return func(i int) {
+		if _, err := c.Do(t.Context(), i); err != nil {
+			t.Error(err)
+		}
+		done <- struct{}{}
+	}, done
 }
