@@ -108,6 +108,13 @@ func (c *Config) Complete() CompletedConfig {
 // New builds the server: the generic API server with the notification API
 // group installed on its storage.
 func (c completedConfig) New() (*Server, error) {
+	// EventBatch creates of the receiver take a shorter handler chain
+	// (batchpath.go), once eventbatches is served.
+	var batches *batchPath
+	if c.ExtraConfig.EtcdClient != nil && c.GenericConfig.BuildHandlerChainFunc != nil {
+		batches = &batchPath{admit: c.GenericConfig.AdmissionControl, maxBody: c.GenericConfig.MaxRequestBodyBytes}
+		c.GenericConfig.BuildHandlerChainFunc = withBatchPath(batches, c.GenericConfig.BuildHandlerChainFunc)
+	}
 	generic, err := c.GenericConfig.New("notification-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -153,6 +160,9 @@ func (c completedConfig) New() (*Server, error) {
 	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = resources
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
+	}
+	if b, ok := resources["eventbatches"].(rest.Creater); ok {
+		batches.bind(b)
 	}
 	writers := statusWriters{providers: providerStatus, alerts: alertStatus, events: eventStatus}
 	if eventWriter != nil {

@@ -140,6 +140,8 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	}
 	out := &notification.EventBatch{ObjectMeta: batch.ObjectMeta, Results: results}
 	out.Namespace = namespace
+	// The batch is not stored: no fields of it are managed.
+	out.ManagedFields = nil
 	return out, nil
 }
 

@@ -1,0 +1,277 @@
+package apiserver
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/audit"
+	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
+	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+	"k8s.io/apiserver/pkg/endpoints/metrics"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+	compbasemetrics "k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+// The batch path: the receiver sidecar creates an EventBatch per request,
+// hundreds a second, and the generic handler chain cost the server a
+// third of its CPU per Event (tracing, priority and fairness, the timeout
+// goroutine, go-restful, the field manager of an object never stored, the
+// latency trackers), more than storing it. A protobuf create of an
+// EventBatch with nothing unusual about it takes a shorter chain of the
+// same filters where they decide something (panic recovery, request
+// info, the shutdown wait group, the request deadline, authentication,
+// audit, authorization, warnings) and then does what the create handler
+// does: the same decoding, admission, storage and answer. Anything else
+// (JSON, query parameters, impersonation, CORS, a Table answer) takes the
+// full chain. Not on the batch path: priority and fairness (the sidecar
+// bounds its requests in flight) and the per-request tracing span.
+
+// batchPath serves the EventBatch creates that need nothing of the full
+// chain.
+type batchPath struct {
+	// storage is the eventbatches storage, once New has built it.
+	storage atomic.Pointer[rest.Creater]
+	admit   admission.Interface
+	// maxBody bounds a request body, as for every create.
+	maxBody int64
+}
+
+const (
+	batchPathPrefix = "/apis/" + notification.GroupName + "/v1beta2/namespaces/"
+	batchPathSuffix = "/eventbatches"
+)
+
+var (
+	batchPathRequests = compbasemetrics.NewCounterVec(&compbasemetrics.CounterOpts{
+		Namespace:      "notification",
+		Name:           "batch_path_requests_total",
+		Help:           "EventBatch creates served by the batch path (a shorter handler chain than other requests), by HTTP code.",
+		StabilityLevel: compbasemetrics.ALPHA,
+	}, []string{"code"})
+	registerBatchPathMetrics sync.Once
+)
+
+var (
+	eventBatchKind     = v1beta2.SchemeGroupVersion.WithKind("EventBatch")
+	eventBatchResource = v1beta2.SchemeGroupVersion.WithResource("eventbatches")
+	objectInterfaces   = admission.NewObjectInterfacesFromScheme(Scheme)
+)
+
+// withBatchPath wraps the build of the full chain: requests the batch path
+// takes go to it, every other to the full chain.
+func withBatchPath(p *batchPath, build func(http.Handler, *genericapiserver.Config) http.Handler) func(http.Handler, *genericapiserver.Config) http.Handler {
+	return func(apiHandler http.Handler, c *genericapiserver.Config) http.Handler {
+		full := build(apiHandler, c)
+		if c.ShutdownSendRetryAfter {
+			// Its filter needs the server's lifecycle signals, which
+			// only the full chain sees.
+			return full
+		}
+		registerBatchPathMetrics.Do(func() { legacyregistry.MustRegister(batchPathRequests) })
+		short := p.chain(c)
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if p.takes(req) {
+				short.ServeHTTP(w, req)
+				return
+			}
+			full.ServeHTTP(w, req)
+		})
+	}
+}
+
+// chain wraps the batch handler in the filters of DefaultBuildHandlerChain
+// that decide something for such a request, in the same order.
+func (p *batchPath) chain(c *genericapiserver.Config) http.Handler {
+	var h http.Handler = http.HandlerFunc(p.serve)
+	h = genericapifilters.WithAuthorization(h, c.Authorization.Authorizer, c.Serializer)
+	h = genericapifilters.WithAudit(h, c.AuditBackend, c.AuditPolicyRuleEvaluator, c.LongRunningFunc)
+	failed := genericapifilters.Unauthorized(c.Serializer)
+	failed = genericapifilters.WithFailedAuthenticationAudit(failed, c.AuditBackend, c.AuditPolicyRuleEvaluator)
+	h = genericapifilters.WithAuthentication(h, c.Authentication.Authenticator, failed, c.Authentication.APIAudiences, c.Authentication.RequestHeaderConfig)
+	h = genericapifilters.WithWarningRecorder(h)
+	h = genericapifilters.WithRequestDeadline(h, c.AuditBackend, c.AuditPolicyRuleEvaluator, c.LongRunningFunc, c.Serializer, c.RequestTimeout)
+	h = genericfilters.WithWaitGroup(h, c.LongRunningFunc, c.NonLongRunningRequestWaitGroup)
+	h = genericapifilters.WithCacheControl(h)
+	h = genericapifilters.WithRequestInfo(h, c.RequestInfoResolver)
+	h = genericapifilters.WithRequestReceivedTimestamp(h)
+	h = genericfilters.WithPanicRecovery(h, c.RequestInfoResolver)
+	h = genericapifilters.WithAuditInit(h)
+	return h
+}
+
+// bind gives the path the storage; until then every request takes the
+// full chain.
+func (p *batchPath) bind(storage rest.Creater) {
+	if p != nil {
+		p.storage.Store(&storage)
+	}
+}
+
+// takes tells whether req is a create of an EventBatch the batch path
+// serves: POST, protobuf, to a namespace's eventbatches, without query
+// parameters (dry run, field manager, validation, timeout, pretty), nor
+// impersonation, CORS or a transformed answer (as=Table).
+func (p *batchPath) takes(req *http.Request) bool {
+	if req.Method != http.MethodPost || req.URL.RawQuery != "" || p.storage.Load() == nil {
+		return false
+	}
+	namespace, ok := strings.CutPrefix(req.URL.Path, batchPathPrefix)
+	if !ok {
+		return false
+	}
+	if namespace, ok = strings.CutSuffix(namespace, batchPathSuffix); !ok || len(validation.IsDNS1123Label(namespace)) > 0 {
+		return false
+	}
+	if media, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || media != runtime.ContentTypeProtobuf {
+		return false
+	}
+	if req.Header.Get("Origin") != "" || strings.Contains(req.Header.Get("Accept"), "as=") {
+		return false
+	}
+	for name := range req.Header {
+		if strings.HasPrefix(name, "Impersonate-") {
+			return false
+		}
+	}
+	return true
+}
+
+// serve creates the EventBatch of an authorized request, as the create
+// handler does.
+func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	ctx := req.Context()
+	gv := v1beta2.SchemeGroupVersion
+	info, _ := genericapirequest.RequestInfoFrom(ctx)
+	code, size := http.StatusCreated, 0
+	defer func() {
+		batchPathRequests.WithLabelValues(strconv.Itoa(code)).Inc()
+		metrics.MonitorRequest(req, "POST", notification.GroupName, gv.Version, "eventbatches", "",
+			"namespace", "apiserver", false, "", code, size, time.Since(start))
+	}()
+	fail := func(err error) {
+		code = responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
+	}
+	if info == nil || info.Namespace == "" {
+		fail(apierrors.NewBadRequest("an EventBatch needs a namespace"))
+		return
+	}
+	namespace := info.Namespace
+	ctx = genericapirequest.WithNamespace(ctx, namespace)
+
+	obj, err := p.decode(req)
+	if err != nil {
+		fail(err)
+		return
+	}
+	batch := obj.(*notification.EventBatch)
+	audit.LogRequestObject(ctx, batch, gv, eventBatchResource, "", Codecs)
+	rest.WipeObjectMetaSystemFields(batch)
+	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, batch); err != nil {
+		fail(err)
+		return
+	}
+
+	user, _ := genericapirequest.UserFrom(ctx)
+	options := &metav1.CreateOptions{}
+	attrs := admission.NewAttributesRecord(batch, nil, eventBatchKind, namespace, batch.Name,
+		eventBatchResource, "", admission.Create, options, false, user)
+	if m, ok := p.admit.(admission.MutationInterface); ok && m.Handles(admission.Create) {
+		if err := m.Admit(ctx, attrs, objectInterfaces); err != nil {
+			fail(err)
+			return
+		}
+	}
+	out, err := (*p.storage.Load()).Create(ctx, batch, rest.AdmissionToValidateObjectFunc(p.admit, attrs, objectInterfaces), options)
+	if err != nil {
+		fail(err)
+		return
+	}
+	responsewriters.WriteObjectNegotiated(Codecs, negotiation.DefaultEndpointRestrictions, gv, w, req, code, out, false)
+}
+
+// decode reads the body (up to maxBody) and decodes it into an internal
+// EventBatch, defaulted, as the create handler does.
+func (p *batchPath) decode(req *http.Request) (runtime.Object, error) {
+	data, err := readBody(req, p.maxBody)
+	if err != nil {
+		return nil, err
+	}
+	s, err := negotiation.NegotiateInputSerializer(req, false, Codecs)
+	if err != nil {
+		return nil, err
+	}
+	decoder := Codecs.DecoderToVersion(s.Serializer, notification.SchemeGroupVersion)
+	defaultKind := eventBatchKind
+	obj, gvk, err := decoder.Decode(data, &defaultKind, &notification.EventBatch{})
+	if err != nil {
+		if gvk != nil && gvk.Kind != "" {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a EventBatch: %v", gvk.Kind, gvk.Version, err))
+		}
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type EventBatch): %v (%s)", err, quote(data)))
+	}
+	if gvk.GroupVersion() != v1beta2.SchemeGroupVersion {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)",
+			gvk.GroupVersion(), v1beta2.SchemeGroupVersion))
+	}
+	if _, ok := obj.(*notification.EventBatch); !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a EventBatch", gvk.Kind, gvk.Version))
+	}
+	return obj, nil
+}
+
+// quote shows the start of an undecodable body in an error, as the create
+// handler does: JSON as text, anything else in hex.
+func quote(data []byte) string {
+	const most = 30
+	switch {
+	case len(data) == 0:
+		return "<empty>"
+	case data[0] == '{' && len(data) > most:
+		return string(data[:most]) + " ..."
+	case data[0] == '{':
+		return string(data)
+	case len(data) > most:
+		return hex.EncodeToString(data[:most]) + " ..."
+	default:
+		return hex.EncodeToString(data)
+	}
+}
+
+// readBody reads at most limit bytes of the body: beyond, 413.
+func readBody(req *http.Request, limit int64) ([]byte, error) {
+	defer req.Body.Close()
+	if limit <= 0 {
+		return io.ReadAll(req.Body)
+	}
+	r := &io.LimitedReader{R: req.Body, N: limit + 1}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if r.N <= 0 {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", limit))
+	}
+	return data, nil
+}
