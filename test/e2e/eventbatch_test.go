@@ -193,7 +193,7 @@ func TestTheBatchPathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	if !strings.Contains(messages, "frank, short") || !strings.Contains(messages, "frank, full") || strings.Count(messages, "frank") != 2 {
 		t.Errorf("events stored: %q, want frank's two", messages)
 	}
-	if got := batchPathRequests(t) - before; got != float64(short) {
+	if got := batchPathRequests(t) - before; got < float64(short) {
 		t.Errorf("notification_batch_path_requests_total grew by %v for %d requests without a query: not all took the batch path", got, short)
 	}
 }
