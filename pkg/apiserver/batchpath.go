@@ -168,7 +168,7 @@ func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
 	defer func() {
 		batchPathRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 		metrics.MonitorRequest(req, "POST", notification.GroupName, gv.Version, "eventbatches", "",
-			"namespace", "apiserver", false, "", code, size, time.Since(start))
+			"resource", metrics.APIServerComponent, false, "", code, size, time.Since(start))
 	}()
 	fail := func(err error) {
 		code = responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
@@ -194,16 +194,17 @@ func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
 	}
 
 	user, _ := genericapirequest.UserFrom(ctx)
+	admit := admission.WithAudit(p.admit)
 	options := &metav1.CreateOptions{}
 	attrs := admission.NewAttributesRecord(batch, nil, eventBatchKind, namespace, batch.Name,
 		eventBatchResource, "", admission.Create, options, false, user)
-	if m, ok := p.admit.(admission.MutationInterface); ok && m.Handles(admission.Create) {
+	if m, ok := admit.(admission.MutationInterface); ok && m.Handles(admission.Create) {
 		if err := m.Admit(ctx, attrs, objectInterfaces); err != nil {
 			fail(err)
 			return
 		}
 	}
-	out, err := (*p.storage.Load()).Create(ctx, batch, rest.AdmissionToValidateObjectFunc(p.admit, attrs, objectInterfaces), options)
+	out, err := (*p.storage.Load()).Create(ctx, batch, rest.AdmissionToValidateObjectFunc(admit, attrs, objectInterfaces), options)
 	if err != nil {
 		fail(err)
 		return
