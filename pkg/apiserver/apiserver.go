@@ -156,6 +156,7 @@ func (c completedConfig) New() (*Server, error) {
 			return nil, err
 		}
 		resources["eventbatches"] = eventstorage.NewBatchREST(events, eventWriter, c.GenericConfig.Authorization.Authorizer)
+		events.UseWriter(eventWriter)
 	}
 	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = resources
 	if err := s.GenericAPIServer.InstallAPIGroup(&group); err != nil {

@@ -120,11 +120,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	}
 	// A repeat of an event created within the dedup window before is a
 	// duplicate, as for a create alone.
-	window := r.events.opts.DedupWindow
-	repeats := func(earlier *notification.Event) bool {
-		return r.events.opts.Clock.Since(earlier.CreationTimestamp.Time) < window
-	}
-	conflicts, err := r.writer.Create(ctx, namespace, items, int64(r.events.retentionSeconds()), repeats)
+	conflicts, err := r.writer.Create(ctx, namespace, items, int64(r.events.retentionSeconds()), r.events.repeats)
 	if err != nil {
 		return nil, storageError(err)
 	}

@@ -2,7 +2,9 @@ package event
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
@@ -24,7 +27,67 @@ func newBatchStorage(t *testing.T, clock *clocktesting.FakeClock) (*REST, *Batch
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.UseWriter(w)
 	return r, NewBatchREST(r, w, nil)
+}
+
+// Single creates of Events without a name go through the Writer (its
+// transactions count them), concurrent ones together; dry runs and named
+// Events through the registry.
+func TestSingleCreatesGoThroughTheWriterButDryRunsAndNamedOnes(t *testing.T) {
+	r, _ := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	written := func() float64 {
+		t.Helper()
+		sum, err := testutil.GetHistogramMetricValue(batchItems.WithLabelValues("create"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	before := written()
+	var wg sync.WaitGroup
+	names := make([]string, 8)
+	for i := range names {
+		wg.Go(func() {
+			obj, err := r.Create(ctx, newEvent(fmt.Sprintf("message %d", i)), rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+			if err != nil {
+				t.Errorf("create %d: %v", i, err)
+				return
+			}
+			e := obj.(*notification.Event)
+			if e.ResourceVersion == "" || e.UID == "" || e.CreationTimestamp.IsZero() {
+				t.Errorf("create %d answered %+v, without its resourceVersion, uid or creationTimestamp", i, e.ObjectMeta)
+			}
+			names[i] = e.Name
+		})
+	}
+	wg.Wait()
+	if got := written() - before; got != float64(len(names)) {
+		t.Errorf("the Writer's transactions wrote %v Events, want the %d created", got, len(names))
+	}
+	for _, name := range names {
+		if _, err := r.Get(ctx, name, &metav1.GetOptions{}); err != nil {
+			t.Errorf("get %s: %v", name, err)
+		}
+	}
+
+	before = written()
+	dry, err := r.Create(ctx, newEvent("dry"), rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if _, err := r.Get(ctx, dry.(*notification.Event).Name, &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a dry run stored its Event: %v", err)
+	}
+	named := newEvent("named")
+	named.Name = "named"
+	if _, err := r.Create(ctx, named, rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		t.Fatalf("named: %v", err)
+	}
+	if got := written() - before; got != 0 {
+		t.Errorf("the Writer wrote %v Events for a dry run and a named Event, want none", got)
+	}
 }
 
 func createBatch(t *testing.T, b *BatchREST, events ...*notification.Event) ([]notification.EventBatchResult, error) {

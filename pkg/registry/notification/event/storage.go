@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/util/dryrun"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/groupcommit"
 )
 
 // Options are the time settings of Events.
@@ -39,6 +41,10 @@ type Options struct {
 type REST struct {
 	*genericregistry.Store
 	opts Options
+	// creates, once UseWriter gave it a Writer, stores the Events named
+	// after their dedup key in transactions with the others of their
+	// namespace created meanwhile.
+	creates *groupcommit.Group[string, CreateItem, string]
 }
 
 // StatusREST is the storage of events/status.
@@ -118,7 +124,11 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := r.checkPending(); err != nil {
 		return nil, err
 	}
-	if check, named := r.name(e); named {
+	check, named := r.name(e)
+	if named && r.creates != nil && (options == nil || !dryrun.IsDryRun(options.DryRun)) {
+		return r.createGrouped(ctx, e, check, createValidation)
+	}
+	if named {
 		if earlier, err := r.Store.Get(ctx, check.previous, &metav1.GetOptions{}); err == nil {
 			if check.now.Sub(earlier.(*notification.Event).CreationTimestamp.Time) < r.opts.DedupWindow {
 				return nil, apierrors.NewAlreadyExists(notification.Resource("events"), check.previous)
@@ -126,6 +136,48 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		}
 	}
 	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// UseWriter stores the Events named after their dedup key (those created
+// without a name) through w: the creates of a namespace that arrive while
+// one is being written go together in the next transaction, one raft
+// entry and one fsync for all, the check of the window before inside it,
+// where the registry takes a read and a transaction for each. Named
+// Events and dry runs still go through the registry.
+func (r *REST) UseWriter(w *Writer) {
+	ttl := int64(r.retentionSeconds())
+	r.creates = groupcommit.NewGroup(func(ctx context.Context, namespace string, items []CreateItem) ([]string, error) {
+		return w.Create(ctx, namespace, items, ttl, r.repeats)
+	}, groupcommit.Options{MaxItems: MaxTxnItems, MaxInFlight: 1})
+}
+
+// repeats tells whether an Event of the window before, of the same dedup
+// key, was created within the dedup window.
+func (r *REST) repeats(earlier *notification.Event) bool {
+	return r.opts.Clock.Since(earlier.CreationTimestamp.Time) < r.opts.DedupWindow
+}
+
+// createGrouped does what the registry's Create does (metadata, the
+// strategy, admission, the lease of the retention) and stores e through
+// the Writer, with the other creates of its namespace.
+func (r *REST) createGrouped(ctx context.Context, e *notification.Event, check dedupCheck, createValidation rest.ValidateObjectFunc) (runtime.Object, error) {
+	rest.FillObjectMetaSystemFields(e)
+	if err := rest.BeforeCreate(r.Store.CreateStrategy, ctx, e); err != nil {
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, e.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	conflict, err := r.creates.Do(ctx, e.Namespace, CreateItem{Event: e, Previous: check.previous})
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if conflict != "" {
+		return nil, apierrors.NewAlreadyExists(notification.Resource("events"), conflict)
+	}
+	return e, nil
 }
 
 // checkPending refuses new Events while --max-pending-events await

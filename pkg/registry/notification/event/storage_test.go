@@ -79,13 +79,28 @@ func create(t *testing.T, r *REST, e *notification.Event) (*notification.Event, 
 	return obj.(*notification.Event), nil
 }
 
+// Creates without a name go through the Writer as the server wires it,
+// through the registry without one: the same windows either way.
 func TestTheSameEventIsRefusedWithinTheWindowAndAcceptedAfter(t *testing.T) {
-	// The store stamps creationTimestamp with the real time: start there.
-	// Whatever the alignment of the 5m windows, the repeats below fall in
-	// the first event's window or in the next one.
-	clock := clocktesting.NewFakeClock(time.Now())
-	r := newStorage(t, clock)
+	for _, wiring := range []struct {
+		name    string
+		storage func(*testing.T, *clocktesting.FakeClock) *REST
+	}{
+		{"registry", newStorage},
+		{"writer", func(t *testing.T, clock *clocktesting.FakeClock) *REST { r, _ := newBatchStorage(t, clock); return r }},
+	} {
+		t.Run(wiring.name, func(t *testing.T) {
+			// The store stamps creationTimestamp with the real time:
+			// start there. Whatever the alignment of the 5m windows, the
+			// repeats below fall in the first event's window or in the
+			// next one.
+			clock := clocktesting.NewFakeClock(time.Now())
+			refusesTheSameEventWithinTheWindow(t, clock, wiring.storage(t, clock))
+		})
+	}
+}
 
+func refusesTheSameEventWithinTheWindow(t *testing.T, clock *clocktesting.FakeClock, r *REST) {
 	first, err := create(t, r, newEvent("validation error"))
 	if err != nil {
 		t.Fatalf("first: %v", err)
