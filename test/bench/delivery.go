@@ -100,6 +100,32 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 		}
 	}
 
+	// Through the receiver again with eight times the posters: each batch
+	// holds more events, so what a request and a transaction cost is
+	// spread over more of them. No target: it shows how much of the cost
+	// per event is per request.
+	if contains(b.paths, "receiver") {
+		wide := 8 * b.posters
+		wideClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * wide}, Timeout: 30 * time.Second}
+		posters := b.posters
+		b.posters = wide
+		res, err := b.burstRun(ctx, "receiver-wide", b.events, func(ctx context.Context, run string, seq int) error {
+			return postJSON(ctx, wideClient, b.receiverURL, fluxEvent(deliveryNS, run, seq))
+		}, true)
+		b.posters = posters
+		if err != nil {
+			return fmt.Errorf("burst through the receiver with %d posters: %w", wide, err)
+		}
+		r.add(fmt.Sprintf("delivery.receiver.rate (%d events, %d posters)", b.events, wide), "events/s", res.rate).
+			versus("plain client", limit.rate)
+		r.add(fmt.Sprintf("delivery.receiver.cpu per event (server+receiver, %d posters)", wide), "µs", res.cpuOurs)
+		if v, ok := res.perTxn["create"]; ok {
+			r.add(fmt.Sprintf("delivery.receiver.events per etcd transaction (create, %d posters)", wide), "events", v)
+		}
+		if res.lost > 0 {
+			r.Errors = append(r.Errors, fmt.Sprintf("delivery through the receiver with %d posters: %d accepted events never arrived", wide, res.lost))
+		}
+	}
 	return nil
 }
 
