@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/scheme"
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // TestRBACABatchNeedsCreateOnEventsToo: an EventBatch creates Events, so a
@@ -25,10 +24,7 @@ import (
 func TestRBACABatchNeedsCreateOnEventsToo(t *testing.T) {
 	ns := "e2e-rbac-batch"
 	createNamespace(t, ns)
-	mustKubectl(t, "-n", ns, "create", "role", "batch-only", "--verb=create", "--resource=eventbatches.notification.toolkit.fluxcd.io")
-	mustKubectl(t, "-n", ns, "create", "rolebinding", "batch-only", "--role=batch-only", "--user=erin", "--user=frank")
-	mustKubectl(t, "-n", ns, "create", "role", "event-poster", "--verb=create", "--resource=events.notification.toolkit.fluxcd.io")
-	mustKubectl(t, "-n", ns, "create", "rolebinding", "event-poster", "--role=event-poster", "--user=frank")
+	grantBatchRoles(t, ns)
 
 	proxy := startProxy(t)
 	item := func(message string) string {
@@ -98,10 +94,7 @@ func TestRBACABatchNeedsCreateOnEventsToo(t *testing.T) {
 func TestTheBatchPathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	ns := "e2e-batch-path"
 	createNamespace(t, ns)
-	mustKubectl(t, "-n", ns, "create", "role", "batch-only", "--verb=create", "--resource=eventbatches.notification.toolkit.fluxcd.io")
-	mustKubectl(t, "-n", ns, "create", "rolebinding", "batch-only", "--role=batch-only", "--user=erin", "--user=frank")
-	mustKubectl(t, "-n", ns, "create", "role", "event-poster", "--verb=create", "--resource=events.notification.toolkit.fluxcd.io")
-	mustKubectl(t, "-n", ns, "create", "rolebinding", "event-poster", "--role=event-poster", "--user=frank")
+	grantBatchRoles(t, ns)
 	proxy := startProxy(t)
 
 	encoder := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
@@ -125,22 +118,8 @@ func TestTheBatchPathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	short := 0
 	post := func(user, namespace, query string, body []byte) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, proxy+"/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"+namespace+"/eventbatches"+query, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/vnd.kubernetes.protobuf")
-		req.Header.Set("Accept", "application/json")
-		if user != "" {
-			req.Header.Set("Impersonate-User", user)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(answer)
+		return postWith(t, user, proxy+"/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"+namespace+"/eventbatches"+query,
+			"application/vnd.kubernetes.protobuf", body)
 	}
 	before := batchPathRequests(t)
 
@@ -201,16 +180,19 @@ func TestTheBatchPathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 // batchPathRequests sums the server's notification_batch_path_requests_total.
 func batchPathRequests(t *testing.T) float64 {
 	t.Helper()
-	var sum float64
-	for _, line := range strings.Split(serverMetrics(t), "\n") {
-		if !strings.HasPrefix(line, "notification_batch_path_requests_total{") {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		sum += v
+	sum, err := promtext.Sum(serverMetrics(t), "notification_batch_path_requests_total")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return sum
+}
+
+// grantBatchRoles lets erin and frank create eventbatches in ns, and
+// frank events too.
+func grantBatchRoles(t *testing.T, ns string) {
+	t.Helper()
+	mustKubectl(t, "-n", ns, "create", "role", "batch-only", "--verb=create", "--resource=eventbatches.notification.toolkit.fluxcd.io")
+	mustKubectl(t, "-n", ns, "create", "rolebinding", "batch-only", "--role=batch-only", "--user=erin", "--user=frank")
+	mustKubectl(t, "-n", ns, "create", "role", "event-poster", "--verb=create", "--resource=events.notification.toolkit.fluxcd.io")
+	mustKubectl(t, "-n", ns, "create", "rolebinding", "event-poster", "--role=event-poster", "--user=frank")
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -689,12 +690,22 @@ func randomHex(t *testing.T, n int) string {
 // impersonation, and returns the status code and body of the answer.
 func postAs(t *testing.T, user, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	return postWith(t, user, url, "application/json", []byte(body))
+}
+
+// postWith posts body of contentType to url as user (impersonated; the
+// proxy's own user when empty), asking for JSON, and returns the answer.
+func postWith(t *testing.T, user, url, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Impersonate-User", user)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	if user != "" {
+		req.Header.Set("Impersonate-User", user)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

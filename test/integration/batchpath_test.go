@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/scheme"
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // answer is what a test compares of an answer: the code, and either the
@@ -166,19 +166,13 @@ func batchPathRequests(t *testing.T, hc *http.Client) float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sum float64
-	s := bufio.NewScanner(resp.Body)
-	s.Buffer(make([]byte, 1<<20), 1<<20)
-	for s.Scan() {
-		line := s.Text()
-		if !strings.HasPrefix(line, "notification_batch_path_requests_total{") {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		sum += v
+	text, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := promtext.Sum(string(text), "notification_batch_path_requests_total")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return sum
 }
