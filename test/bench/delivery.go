@@ -91,7 +91,7 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 			}
 		}
 		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
-		r.add(fmt.Sprintf("delivery.%s.sink connections", path.name), "connections", float64(res.connections)).
+		r.add(fmt.Sprintf("delivery.%s.sink connections opened", path.name), "connections", float64(res.connections)).
 			atMost("a handful (≤ one per delivery worker), not one per event", 16)
 		r.add(fmt.Sprintf("delivery.%s.duplicates", path.name), "events", float64(res.dups))
 		r.add(fmt.Sprintf("delivery.%s.rss max during burst", path.name), "MiB", res.rssMax)
