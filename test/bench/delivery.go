@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 const deliveryNS = "bench-delivery"
@@ -151,6 +153,10 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	cpuBefore := b.cpu()
 	b.profile(label)
 	sent := make([]time.Time, n)
+	// When the receiver answered: the event was stored.
+	answered := map[int]time.Time{}
+	var ackMu sync.Mutex
+	writesBefore := b.writeDurations()
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	ticker := time.NewTicker(time.Second / time.Duration(b.rate))
@@ -163,7 +169,11 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 			if err := post(ctx, run, i); err != nil {
 				failed.Add(1)
 				sent[i] = time.Time{}
+				return
 			}
+			ackMu.Lock()
+			answered[i] = time.Now()
+			ackMu.Unlock()
 		}()
 	}
 	ticker.Stop()
@@ -178,6 +188,17 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	r.add(prefix+".p90", "ms", percentile(lat, 90))
 	r.add(prefix+".p99", "ms", percentile(lat, 99)).atMost("< 5 ms", 5)
 	r.add(prefix+".max", "ms", percentile(lat, 100))
+	// Where the p99 goes: an event is answered once its etcd transaction
+	// is durable, and delivered from its watch event.
+	stored := latencies(sent, answered)
+	r.add(prefix+".answered p50 (post to the receiver's answer: stored)", "ms", percentile(stored, 50))
+	r.add(prefix+".answered p99", "ms", percentile(stored, 99))
+	if writes := promtext.Since(writesBefore, b.writeDurations()); !math.IsNaN(promtext.Quantile(0.5, writes)) {
+		r.add(prefix+".etcd create transaction p50 (server)", "ms", promtext.Quantile(0.5, writes)*1000)
+		r.add(prefix+".etcd create transaction p99 (server)", "ms", promtext.Quantile(0.99, writes)*1000).
+			note("from the server's notification_event_write_duration_seconds buckets")
+		r.add(prefix+".etcd create transactions over 5 ms", "%", promtext.Above(0.005, writes)*100)
+	}
 	r.add(prefix+".cpu per event (server+receiver)", "µs", cpuAfter.since(cpuBefore, "notification-apiserver", "receiver")/float64(n)*1e6)
 	r.add(prefix+".rss growth", "MiB", rssAfter-rssBefore).note("from %.0f to %.0f MiB", rssBefore, rssAfter)
 	r.add(prefix+".failed posts", "events", float64(failed.Load()))

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // profileSeconds is how long a CPU profile runs: long enough to show the
@@ -62,27 +64,40 @@ func (b *bench) profile(label string) (wait func()) {
 	return wait
 }
 
+// serverMetrics is the text of the server's /metrics ("" when unread).
+func (b *bench) serverMetrics() string {
+	cfg := rest.CopyConfig(b.config)
+	cfg.Host = b.serverURL
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return ""
+	}
+	resp, err := client.Get(b.serverURL + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return ""
+	}
+	return string(body)
+}
+
+// writeDurations reads the server's histogram of the etcd transactions that
+// create Events (nil when unread).
+func (b *bench) writeDurations() []promtext.Bucket {
+	buckets, _ := promtext.Histogram(b.serverMetrics(), "notification_event_write_duration_seconds", `write="create"`)
+	return buckets
+}
+
 // batchItems reads the server's notification_event_batch_items histogram:
 // the sum and count of the Events its etcd transactions wrote, by write
 // (create, status).
 func (b *bench) batchItems() map[string][2]float64 {
 	out := map[string][2]float64{}
-	cfg := rest.CopyConfig(b.config)
-	cfg.Host = b.serverURL
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return out
-	}
-	resp, err := client.Get(b.serverURL + "/metrics")
-	if err != nil {
-		return out
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(string(body), "\n") {
+	body := b.serverMetrics()
+	for _, line := range strings.Split(body, "\n") {
 		for _, part := range []struct {
 			suffix string
 			index  int

@@ -161,6 +161,16 @@ func equalAnswers(a, b answer) bool {
 // batchPathRequests sums notification_batch_path_requests_total.
 func batchPathRequests(t *testing.T, hc *http.Client) float64 {
 	t.Helper()
+	sum, err := promtext.Sum(metricsText(t, hc), "notification_batch_path_requests_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// metricsText is the server's /metrics.
+func metricsText(t *testing.T, hc *http.Client) string {
+	t.Helper()
 	resp, err := hc.Get(clientConfig.Host + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -170,9 +180,34 @@ func batchPathRequests(t *testing.T, hc *http.Client) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := promtext.Sum(string(text), "notification_batch_path_requests_total")
+	return string(text)
+}
+
+// The etcd transactions that create Events are timed: a batch's one
+// transaction counts once under write="create", whatever its size.
+func TestEventCreateTransactionsAreTimed(t *testing.T) {
+	ns := "write-duration"
+	hc, err := rest.HTTPClientFor(clientConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sum
+	counted := func() float64 {
+		t.Helper()
+		buckets, err := promtext.Histogram(metricsText(t, hc), "notification_event_write_duration_seconds", `write="create"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(buckets) == 0 {
+			return 0
+		}
+		return buckets[len(buckets)-1].Count
+	}
+	before := counted()
+	batch := &v1beta2.EventBatch{Items: []v1beta2.Event{*newEvent(ns, "one"), *newEvent(ns, "two"), *newEvent(ns, "three")}}
+	if _, err := client.NotificationV1beta2().EventBatches(ns).Create(t.Context(), batch, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := counted() - before; got != 1 {
+		t.Errorf("the create transactions counted went up by %v after a batch of 3 was stored, want 1", got)
+	}
 }

@@ -180,7 +180,9 @@ func (w *Writer) Create(ctx context.Context, namespace string, items []CreateIte
 				otherwise)
 		}
 		batchItems.WithLabelValues("create").Observe(float64(len(ops)))
+		start := time.Now()
 		resp, err := w.client.Txn(ctx).Then(ops...).Commit()
+		writeDuration.WithLabelValues("create").Observe(time.Since(start).Seconds())
 		if err != nil {
 			return err
 		}
@@ -307,7 +309,9 @@ func (w *Writer) UpdateStatus(ctx context.Context, events []*notification.Event)
 				nil)
 		}
 		batchItems.WithLabelValues("status").Observe(float64(len(ops)))
+		start := time.Now()
 		resp, err := w.client.Txn(ctx).Then(ops...).Commit()
+		writeDuration.WithLabelValues("status").Observe(time.Since(start).Seconds())
 		if err != nil {
 			return err
 		}
