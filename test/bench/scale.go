@@ -58,6 +58,9 @@ func (b *bench) scaleBenchmarks(ctx context.Context) error {
 	receiver := func(ctx context.Context, run string, seq int) error {
 		return postJSON(ctx, httpClient, b.receiverURL, fluxEvent(deliveryNS, run, seq))
 	}
+	if err := b.namespace(ctx, deliveryNS); err != nil {
+		return err
+	}
 	if err := b.route(ctx, deliveryNS, "sink", "all", b.sink.URL+"/delivery"); err != nil {
 		return err
 	}
