@@ -23,6 +23,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	"k8s.io/apiserver/pkg/endpoints/metrics"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/endpoints/responsewriter"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
@@ -163,18 +164,24 @@ func (p *batchPath) takes(req *http.Request) bool {
 // serve creates the EventBatch of an authorized request, as the create
 // handler does.
 func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
-	start := time.Now()
 	ctx := req.Context()
+	start, ok := genericapirequest.ReceivedTimestampFrom(ctx)
+	if !ok {
+		start = time.Now()
+	}
 	gv := v1beta2.SchemeGroupVersion
 	info, _ := genericapirequest.RequestInfoFrom(ctx)
-	code, size := http.StatusCreated, 0
+	// As the create handler's instrumentation does: the code and size
+	// written, the time since the request came in.
+	delegate := &metrics.ResponseWriterDelegator{ResponseWriter: w}
+	w = responsewriter.WrapForHTTP1Or2(delegate)
 	defer func() {
-		batchPathRequests.WithLabelValues(strconv.Itoa(code)).Inc()
+		batchPathRequests.WithLabelValues(strconv.Itoa(delegate.Status())).Inc()
 		metrics.MonitorRequest(req, "POST", notification.GroupName, gv.Version, "eventbatches", "",
-			"resource", metrics.APIServerComponent, false, "", code, size, time.Since(start))
+			"resource", metrics.APIServerComponent, false, "", delegate.Status(), delegate.ContentLength(), time.Since(start))
 	}()
 	fail := func(err error) {
-		code = responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
+		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
 	}
 	if info == nil || info.Namespace == "" {
 		fail(apierrors.NewBadRequest("an EventBatch needs a namespace"))
@@ -212,7 +219,7 @@ func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
 		fail(err)
 		return
 	}
-	responsewriters.WriteObjectNegotiated(Codecs, negotiation.DefaultEndpointRestrictions, gv, w, req, code, out, false)
+	responsewriters.WriteObjectNegotiated(Codecs, negotiation.DefaultEndpointRestrictions, gv, w, req, http.StatusCreated, out, false)
 }
 
 // decode reads the body (up to maxBody) and decodes it into an internal

@@ -127,6 +127,24 @@ func TestTheBatchPathAnswersAsTheFullChain(t *testing.T) {
 		{"over the body limit", func(string) []byte { return encode(batchOf(huge)) }, http.StatusRequestEntityTooLarge},
 	}
 	before := batchPathRequests(t, hc)
+	// Both paths count their requests in apiserver_request_total alike.
+	requests := func(code int) float64 {
+		t.Helper()
+		n, err := promtext.Sum(metricsText(t, hc), "apiserver_request_total",
+			`resource="eventbatches"`, `verb="POST"`, `code="`+strconv.Itoa(code)+`"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	wantRequests := map[int]float64{}
+	for _, tc := range cases {
+		wantRequests[tc.want] += 2
+	}
+	requestsBefore := map[int]float64{}
+	for code := range wantRequests {
+		requestsBefore[code] = requests(code)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			short := post("", tc.body("short"))
@@ -141,6 +159,11 @@ func TestTheBatchPathAnswersAsTheFullChain(t *testing.T) {
 	}
 	if got := batchPathRequests(t, hc) - before; got != float64(len(cases)) {
 		t.Errorf("notification_batch_path_requests_total grew by %v, want %d: not every request without a query took the batch path", got, len(cases))
+	}
+	for code, want := range wantRequests {
+		if got := requests(code) - requestsBefore[code]; got != want {
+			t.Errorf("apiserver_request_total{code=%q} of eventbatches grew by %v, want %v (the full chain's and the batch path's)", strconv.Itoa(code), got, want)
+		}
 	}
 	list, err := client.NotificationV1beta2().Events(ns).List(t.Context(), metav1.ListOptions{})
 	if err != nil || len(list.Items) != 2 {

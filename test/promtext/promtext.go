@@ -5,18 +5,26 @@ package promtext
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// Sum adds the values of every sample of the metric name, whatever its
-// labels, in text. A metric with no sample sums to 0.
-func Sum(text, name string) (float64, error) {
+// Sum adds the values of every sample of the metric name whose labels
+// include each of match (as written in the text, e.g. `code="201"`), in
+// text. A metric with no such sample sums to 0.
+func Sum(text, name string, match ...string) (float64, error) {
 	var sum float64
 	for _, line := range strings.Split(text, "\n") {
 		rest, ok := strings.CutPrefix(line, name)
 		if !ok || rest == "" || (rest[0] != '{' && rest[0] != ' ') {
 			continue
+		}
+		if len(match) > 0 {
+			labels, _, _ := strings.Cut(strings.TrimPrefix(rest, "{"), "} ")
+			if rest[0] != '{' || !hasLabels(labels, match) {
+				continue
+			}
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
@@ -45,7 +53,7 @@ func Histogram(text, name, match string) ([]Bucket, error) {
 			continue
 		}
 		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok || (match != "" && !hasLabel(labels, match)) {
+		if !ok || (match != "" && !hasLabels(labels, []string{match})) {
 			continue
 		}
 		_, le, ok := strings.Cut(labels, `le="`)
@@ -66,13 +74,16 @@ func Histogram(text, name, match string) ([]Bucket, error) {
 	return out, nil
 }
 
-func hasLabel(labels, match string) bool {
-	for _, l := range strings.Split(labels, ",") {
-		if l == match {
-			return true
+// hasLabels: labels (name="value" pairs, comma-separated) include each of
+// match.
+func hasLabels(labels string, match []string) bool {
+	have := strings.Split(labels, ",")
+	for _, m := range match {
+		if !slices.Contains(have, m) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // Since is what a histogram counted between two reads of it: after minus

@@ -78,3 +78,24 @@ func TestQuantileInterpolatesWithinTheBucketAsPrometheusDoes(t *testing.T) {
 		t.Errorf("Quantile of nothing counted = %v, want NaN", got)
 	}
 }
+
+func TestSumWithLabelsAddsTheMatchingSamplesOnly(t *testing.T) {
+	text := `requests_total{code="201",resource="eventbatches",verb="POST"} 7
+requests_total{code="400",resource="eventbatches",verb="POST"} 2
+requests_total{code="201",resource="events",verb="POST"} 5
+requests_total 3
+`
+	for _, c := range []struct {
+		match []string
+		want  float64
+	}{
+		{[]string{`resource="eventbatches"`}, 9},
+		{[]string{`resource="eventbatches"`, `code="201"`}, 7},
+		{[]string{`code="201"`}, 12},
+		{[]string{`resource="alerts"`}, 0},
+	} {
+		if got, err := Sum(text, "requests_total", c.match...); err != nil || got != c.want {
+			t.Errorf("Sum(%v) = %v, %v; want %v", c.match, got, err, c.want)
+		}
+	}
+}
