@@ -155,7 +155,10 @@ func (c completedConfig) New() (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		resources["eventbatches"] = eventstorage.NewBatchREST(events, eventWriter, c.GenericConfig.Authorization.Authorizer)
+		batchStorage := eventstorage.NewBatchREST(events, eventWriter, c.GenericConfig.Authorization.Authorizer)
+		// Each item is admitted as a create of it alone would be.
+		batchStorage.UseAdmission(c.GenericConfig.AdmissionControl, objectInterfaces)
+		resources["eventbatches"] = batchStorage
 		events.UseWriter(eventWriter)
 	}
 	group.VersionedResourcesStorageMap[v1beta2.SchemeGroupVersion.Version] = resources

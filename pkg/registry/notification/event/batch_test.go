@@ -2,20 +2,25 @@ package event
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
 )
 
 // newBatchStorage is the events storage with eventbatches beside it, on
@@ -167,5 +172,110 @@ func TestABatchTakesOnlyWhatTheBacklogHasRoomFor(t *testing.T) {
 	pending = 0
 	if got, err := createBatch(t, b, newEvent("two"), newEvent("three")); err != nil || got[0].Code != 201 || got[1].Code != 201 {
 		t.Errorf("with room: %+v %v", got, err)
+	}
+}
+
+// itemAdmission stands in for the server's admission chain: it mutates
+// and refuses Events by their message, and records what it was asked.
+type itemAdmission struct {
+	mu       sync.Mutex
+	admitted []admission.Attributes
+	checked  []admission.Attributes
+}
+
+func (*itemAdmission) Handles(op admission.Operation) bool { return op == admission.Create }
+
+func (a *itemAdmission) Admit(_ context.Context, attrs admission.Attributes, _ admission.ObjectInterfaces) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.admitted = append(a.admitted, attrs)
+	e := attrs.GetObject().(*notification.Event)
+	switch e.Message {
+	case "mutate me":
+		e.Message = "mutated"
+	case "refuse at mutation":
+		return admission.NewForbidden(attrs, errors.New("refused by a mutating plugin"))
+	}
+	return nil
+}
+
+func (a *itemAdmission) Validate(_ context.Context, attrs admission.Attributes, _ admission.ObjectInterfaces) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checked = append(a.checked, attrs)
+	if attrs.GetObject().(*notification.Event).Message == "refuse at validation" {
+		return admission.NewForbidden(attrs, errors.New("refused by a validating plugin"))
+	}
+	return nil
+}
+
+// Each item of a batch goes through admission as a create of it alone
+// would: mutating admission before it is named, validating admission
+// after, both with an Event create's attributes. A refused item gets the
+// refusal as its result; the others are stored.
+func TestABatchAdmitsEachItemAsACreateAlone(t *testing.T) {
+	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	admit := &itemAdmission{}
+	b.UseAdmission(admit, admission.NewObjectInterfacesFromScheme(scheme))
+
+	got, err := createBatch(t, b, newEvent("mutate me"), newEvent("refuse at mutation"), newEvent("refuse at validation"), newEvent("plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCodes := []int32{http.StatusCreated, http.StatusForbidden, http.StatusForbidden, http.StatusCreated}
+	for i, res := range got {
+		if res.Code != wantCodes[i] {
+			t.Errorf("item %d: %+v, want code %d", i, res, wantCodes[i])
+		}
+	}
+	for i, plugin := range map[int]string{1: "mutating", 2: "validating"} {
+		if !strings.Contains(got[i].Message, "refused by a "+plugin+" plugin") {
+			t.Errorf("item %d's result does not say the %s plugin refused it: %q", i, plugin, got[i].Message)
+		}
+	}
+	// The stored Event is the mutated one, named after what it became.
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	stored, err := r.Get(ctx, got[0].Name, &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := stored.(*notification.Event).Message; m != "mutated" {
+		t.Errorf("stored message %q, want the mutated one", m)
+	}
+	if _, err := create(t, r, newEvent("mutated")); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("a create alone of the mutated content: %v, want AlreadyExists (the same name)", err)
+	}
+
+	if len(admit.admitted) != 4 || len(admit.checked) != 3 {
+		t.Fatalf("mutating admission saw %d items, validating %d; want 4 and 3 (one refused before)", len(admit.admitted), len(admit.checked))
+	}
+	for _, attrs := range append(append([]admission.Attributes{}, admit.admitted...), admit.checked...) {
+		if attrs.GetKind() != eventKind || attrs.GetResource() != eventResource || attrs.GetOperation() != admission.Create ||
+			attrs.GetNamespace() != "apps" || attrs.GetSubresource() != "" || attrs.IsDryRun() {
+			t.Errorf("admission attributes %s %s %s in %q, want an Event create in apps", attrs.GetOperation(), attrs.GetKind(), attrs.GetResource(), attrs.GetNamespace())
+		}
+	}
+	if name := admit.admitted[0].GetName(); name != "" {
+		t.Errorf("mutating admission saw the name %q: the name comes after it", name)
+	}
+	if name := admit.checked[0].GetName(); name != got[0].Name {
+		t.Errorf("validating admission saw the name %q, want %q", name, got[0].Name)
+	}
+}
+
+// An item with generateName and no name is named from it, as a create
+// alone would be.
+func TestABatchItemGetsAGeneratedName(t *testing.T) {
+	_, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	e := newEvent("generated")
+	e.GenerateName = "flux-"
+	got, err := createBatch(t, b, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Code != http.StatusCreated || !strings.HasPrefix(got[0].Name, "flux-") || len(got[0].Name) <= len("flux-") {
+		t.Errorf("results %+v, want one created, named flux- and a suffix", got)
 	}
 }
