@@ -138,3 +138,18 @@ func TestEventBatchRefusesABadBatchWhole(t *testing.T) {
 		t.Errorf("a refused batch stored %d Events (%v)", len(list.Items), err)
 	}
 }
+
+// A dry run of a batch is refused, naming the problem, and stores nothing
+// (a dry run must not write; create the Events alone to try them).
+func TestADryRunOfABatchIsRefusedAndStoresNothing(t *testing.T) {
+	ns := "batch-dry-run"
+	batch := &v1beta2.EventBatch{Items: []v1beta2.Event{*newEvent(ns, "tried")}}
+	_, err := client.NotificationV1beta2().EventBatches(ns).Create(t.Context(), batch, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "dry run") {
+		t.Errorf("a dry run of a batch: %v, want 400 saying dry runs are not supported", err)
+	}
+	list, err := client.NotificationV1beta2().Events(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 0 {
+		t.Errorf("the dry run stored %d Events (%v), want none", len(list.Items), err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/util/dryrun"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 )
@@ -112,10 +113,15 @@ func (*BatchREST) GetSingularName() string { return "eventbatch" }
 // Create stores the items and answers the batch with a result per item. A
 // problem with the batch as a whole (permission, size, the pending bound,
 // etcd) fails it whole, and then no item was stored.
-func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
 	batch, ok := obj.(*notification.EventBatch)
 	if !ok {
 		return nil, fmt.Errorf("not an EventBatch: %T", obj)
+	}
+	// The items are written in one transaction of their own, which has no
+	// dry run: refuse one rather than write.
+	if options != nil && dryrun.IsDryRun(options.DryRun) {
+		return nil, apierrors.NewBadRequest("eventbatches does not support dry run: create the Events alone with dryRun to try them")
 	}
 	namespace, ok := genericapirequest.NamespaceFrom(ctx)
 	if !ok || namespace == "" {
