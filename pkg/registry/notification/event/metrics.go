@@ -24,11 +24,20 @@ var (
 		Buckets:        []float64{0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"write"})
+	// Each write of an Event is decoded once for all the watches that get
+	// it (watchdecode.go): "decoded" counts the decodes, "copied" the
+	// watches that got a copy instead.
+	watchDecodeCount = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      "notification",
+		Name:           "event_watch_decodes_total",
+		Help:           "Events read by the watches of Events, by how: decoded from etcd's bytes, or copied from the decode of the same bytes for another watch.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"result"})
 	registerMetrics sync.Once
 )
 
 func init() {
 	registerMetrics.Do(func() {
-		legacyregistry.MustRegister(batchItems, writeDuration)
+		legacyregistry.MustRegister(batchItems, writeDuration, watchDecodeCount)
 	})
 }

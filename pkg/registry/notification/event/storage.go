@@ -100,7 +100,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts 
 			return uint64(left.Seconds()), nil
 		},
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: watchDecodeOptions{optsGetter}, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing event storage: %w", err)
 	}
 	statusStore := *store

@@ -1,0 +1,183 @@
+package event
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/watch"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/component-base/metrics/testutil"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+func decodeCounts(t *testing.T) (decoded, copied float64) {
+	t.Helper()
+	d, err := testutil.GetCounterMetricValue(watchDecodeCount.WithLabelValues("decoded"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := testutil.GetCounterMetricValue(watchDecodeCount.WithLabelValues("copied"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, c
+}
+
+// next is the next event of w that is not a bookmark.
+func next(t *testing.T, w watch.Interface) watch.Event {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch ended")
+			}
+			if ev.Type == watch.Bookmark {
+				continue
+			}
+			return ev
+		case <-time.After(30 * time.Second):
+			t.Fatal("no watch event in 30s")
+		}
+	}
+}
+
+// Two watches of Events get every write: the second gets a copy of what
+// the first decoded, each its own, equal to the decode of the bytes.
+func TestWatchesOfEventsDecodeEachWriteOnce(t *testing.T) {
+	r := newStorage(t, clocktesting.NewFakeClock(time.Now()))
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	var watches []watch.Interface
+	for range 2 {
+		w, err := r.Watch(ctx, &metainternalversion.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		watches = append(watches, w)
+	}
+	decoded0, copied0 := decodeCounts(t)
+
+	created, err := create(t, r, newEvent("validation error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := created.DeepCopy()
+	update.Labels = map[string]string{"triage": "done"}
+	if _, _, err := r.Store.Update(ctx, update.Name, rest.DefaultUpdatedObjectInfo(update), nil, nil, false, &metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, want := range []watch.EventType{watch.Added, watch.Modified} {
+		a, b := next(t, watches[0]), next(t, watches[1])
+		if a.Type != want || b.Type != want {
+			t.Fatalf("got %s and %s, want %s", a.Type, b.Type, want)
+		}
+		ea, eb := a.Object.(*notification.Event), b.Object.(*notification.Event)
+		if ea == eb {
+			t.Fatalf("%s: both watches got the same object", want)
+		}
+		if !reflect.DeepEqual(ea, eb) {
+			t.Errorf("%s: the watches got different objects:\n%#v\n%#v", want, ea, eb)
+		}
+		if ea.ResourceVersion == "" || ea.Message != "validation error" {
+			t.Errorf("%s: not the Event written: %#v", want, ea)
+		}
+		if want == watch.Modified && ea.Labels["triage"] != "done" {
+			t.Errorf("the update's label is missing: %v", ea.Labels)
+		}
+		// What one watch's reader changes, the other's does not see.
+		ea.EventMetadata["changed"] = "by a"
+		if _, ok := eb.EventMetadata["changed"]; ok {
+			t.Fatalf("%s: the watches share the metadata map", want)
+		}
+	}
+	decoded, copied := decodeCounts(t)
+	// Two writes, each got by two watches. The two may decode at once: at
+	// least one copy, at most four decodes.
+	if decoded-decoded0+copied-copied0 != 4 || copied-copied0 < 1 {
+		t.Errorf("decoded %v and copied %v for two writes to two watches, want 4 in all, some copied", decoded-decoded0, copied-copied0)
+	}
+}
+
+func eventCodec(t *testing.T) runtime.Codec {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	return serializer.NewCodecFactory(scheme).LegacyCodec(v1beta2.SchemeGroupVersion)
+}
+
+func TestTheWatchDecodesRememberTheLastOnesAndOnlyForWatches(t *testing.T) {
+	codec := eventCodec(t)
+	c := newWatchDecodes(codec)
+	encode := func(message string) []byte {
+		e := newEvent(message)
+		e.Name = "e"
+		data, err := runtime.Encode(codec, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	first := encode("first")
+	decode := func(data []byte) *notification.Event {
+		t.Helper()
+		obj, gvk, err := c.Decode(data, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gvk == nil || *gvk != v1beta2.SchemeGroupVersion.WithKind("Event") {
+			t.Fatalf("decoded as %v", gvk)
+		}
+		return obj.(*notification.Event)
+	}
+	counts := func() (float64, float64) { return decodeCounts(t) }
+
+	d0, c0 := counts()
+	want, _, err := codec.Decode(first, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode(first)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded %#v, want %#v", got, want)
+	}
+	got.Message = "changed by the reader"
+	again := decode(first)
+	if !reflect.DeepEqual(again, want) {
+		t.Fatalf("the copy is %#v, want %#v", again, want)
+	}
+	if d, cp := counts(); d-d0 != 1 || cp-c0 != 1 {
+		t.Fatalf("decoded %v, copied %v, want 1 and 1", d-d0, cp-c0)
+	}
+
+	// A read into an object decodes and is not remembered.
+	into := &notification.Event{}
+	if _, _, err := c.Decode(encode("into"), nil, into); err != nil || into.Message != "into" {
+		t.Fatalf("decoding into an object: %v, %q", err, into.Message)
+	}
+	if d, cp := counts(); d-d0 != 1 || cp-c0 != 1 {
+		t.Fatalf("a read into an object counted: decoded %v, copied %v", d-d0, cp-c0)
+	}
+
+	// After watchDecodeMemory others, the first is forgotten.
+	for i := range watchDecodeMemory {
+		decode(encode("other " + string(rune('a'+i%26)) + time.Duration(i).String()))
+	}
+	d1, c1 := counts()
+	decode(first)
+	if d, cp := counts(); d-d1 != 1 || cp-c1 != 0 {
+		t.Fatalf("the first after %d others: decoded %v, copied %v, want decoded again", watchDecodeMemory, d-d1, cp-c1)
+	}
+}
