@@ -28,7 +28,6 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/settings"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
-	notificationinformers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions/notification/v1beta2"
 	listers "github.com/notification-apiserver/notification-apiserver/pkg/generated/listers/notification/v1beta2"
 )
 
@@ -154,38 +153,55 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 // watchPending starts an informer on the Events with work left (see
 // event.PendingField): the only ones the loop needs, so that a delivered
 // Event leaves its memory. It lives as long as ctx, one leadership.
+//
+// A plain informer, not a shared one: its handlers run on the goroutine
+// that takes the watch's changes off its queue, where a shared informer
+// passes each notification through two more goroutines (buffer, then
+// handler). The handlers only count and enqueue, and never block.
 func (d *Dispatcher) watchPending(ctx context.Context) (cache.InformerSynced, error) {
 	indexers := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
-	var informer cache.SharedIndexInformer
-	if d.opts.Events != nil {
-		informer = cache.NewSharedIndexInformer(pendingOnly{d.opts.Events}, &v1beta2.Event{}, 0, indexers)
-	} else {
-		informer = notificationinformers.NewFilteredEventInformer(d.client, metav1.NamespaceAll, 0, indexers,
-			func(o *metav1.ListOptions) { o.FieldSelector = pendingSelector })
+	events := d.opts.Events
+	if events == nil {
+		client := d.client.NotificationV1beta2().Events(metav1.NamespaceAll)
+		events = cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return client.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return client.Watch(ctx, o)
+			},
+		}, d.client)
 	}
+	lw := pendingOnly{events}
 	d.setPending(0)
-	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			d.setPending(d.pending.Add(1))
-			if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) && d.leading.Load() {
-				d.enqueue(obj)
-			}
-		},
-		// Delivered, expired or deleted: no more retries.
-		DeleteFunc: func(obj any) {
-			d.setPending(d.pending.Add(-1))
-			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-				d.queue.Forget(key)
-				d.remember(key, nil)
-			}
+	store, controller := cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: lw,
+		ObjectType:    &v1beta2.Event{},
+		Indexers:      indexers,
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc: func(obj any) {
+				d.setPending(d.pending.Add(1))
+				if e, ok := obj.(*v1beta2.Event); ok && needsWork(e) && d.leading.Load() {
+					d.enqueue(obj)
+				}
+			},
+			// Delivered, expired or deleted: no more retries.
+			DeleteFunc: func(obj any) {
+				d.setPending(d.pending.Add(-1))
+				if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+					d.queue.Forget(key)
+					d.remember(key, nil)
+				}
+			},
 		},
 	})
-	if err != nil {
-		return nil, err
+	indexer, ok := store.(cache.Indexer)
+	if !ok {
+		return nil, fmt.Errorf("the informer's store is a %T, not an indexer", store)
 	}
-	d.events = listers.NewEventLister(informer.GetIndexer())
-	go informer.RunWithContext(ctx)
-	return informer.HasSynced, nil
+	d.events = listers.NewEventLister(indexer)
+	go controller.RunWithContext(ctx)
+	return controller.HasSynced, nil
 }
 
 // Start watches the pending Events for as long as ctx lives (the server's

@@ -50,9 +50,10 @@ type decoded struct {
 
 // watchDecodeMemory is how many decodes are remembered: a write is read
 // by the watches within milliseconds, and the version before an update
-// again when the update comes (after the delivery: tens of milliseconds
-// at the most in a burst of thousands a second). About 2 KiB each.
-const watchDecodeMemory = 1024
+// again when the update comes, after the delivery: tens of milliseconds
+// later, some hundred writes in a burst of thousands of events a second.
+// About 2 KiB each; one forgotten is decoded again.
+const watchDecodeMemory = 256
 
 func newWatchDecodes(c runtime.Codec) *watchDecodes {
 	return &watchDecodes{
