@@ -173,39 +173,9 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	}
 	r.add("api.provider.ready.p50 (create to Ready=True)", "ms", percentile(ready, 50))
 	r.add("api.provider.ready.max", "ms", percentile(ready, 100))
-	return b.deleteAPIObjects(ctx)
+	return nil
 }
 
-// deleteAPIObjects deletes the Providers the API step made, ours and the
-// CRD's, and waits until they are gone: the steps after it measure the
-// event path (its memory above all) on a server that holds only what they
-// make, as the scale step measures one that holds many objects.
-func (b *bench) deleteAPIObjects(ctx context.Context) error {
-	all := metav1.ListOptions{}
-	for _, ns := range []string{apiNS, apiProtoNS} {
-		if err := b.client.NotificationV1beta2().Providers(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all); err != nil {
-			return fmt.Errorf("deleting the Providers of %s: %w", ns, err)
-		}
-	}
-	if err := b.dynamic.Resource(crdResource).Namespace(crdNS).DeleteCollection(ctx, metav1.DeleteOptions{}, all); err != nil {
-		return fmt.Errorf("deleting the CRD's Providers: %w", err)
-	}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		left := 0
-		for _, ns := range []string{apiNS, apiProtoNS} {
-			l, err := b.client.NotificationV1beta2().Providers(ns).List(ctx, metav1.ListOptions{Limit: 1})
-			if err != nil {
-				return false, err
-			}
-			left += len(l.Items)
-		}
-		l, err := b.dynamic.Resource(crdResource).Namespace(crdNS).List(ctx, metav1.ListOptions{Limit: 1})
-		if err != nil {
-			return false, err
-		}
-		return left+len(l.Items) == 0, nil
-	})
-}
 
 func providerName(i int) string { return fmt.Sprintf("p-%05d", i) }
 
