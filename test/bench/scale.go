@@ -85,6 +85,8 @@ func (b *bench) burstMemory(ctx context.Context) error {
 	receiver := func(ctx context.Context, run string, seq int) error {
 		return postJSON(ctx, httpClient, b.receiverURL, fluxEvent(deliveryNS, run, seq))
 	}
+	// As after the burst: 10 s quiet, the server's idle memory returned.
+	time.Sleep(10 * time.Second)
 	before, err := b.rssMiB("notification-apiserver")
 	if err != nil {
 		return err
@@ -93,7 +95,7 @@ func (b *bench) burstMemory(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the %d-event burst: %w", b.burst, err)
 	}
-	r.add(fmt.Sprintf("burst.rss before the %d-event burst", b.burst), "MiB", before)
+	r.add(fmt.Sprintf("burst.rss 10 s quiet before the %d-event burst", b.burst), "MiB", before)
 	r.add(fmt.Sprintf("burst.%d events: rate", b.burst), "events/s", res.rate)
 	r.add(fmt.Sprintf("burst.%d events: rss max", b.burst), "MiB", res.rssMax)
 	time.Sleep(10 * time.Second)
