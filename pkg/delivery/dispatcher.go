@@ -419,12 +419,47 @@ func (d *Dispatcher) attempt(ctx context.Context, key string) (*v1beta2.Event, b
 	if e.Status.RoutedAt == nil {
 		d.route(ctx, e)
 	}
+	d.deliverPending(ctx, e)
+	return e, false, nil
+}
+
+// MaxParallelDeliveries bounds the deliveries of one Event made at once.
+const MaxParallelDeliveries = 8
+
+// deliverPending makes an attempt of each pending delivery of e, up to
+// MaxParallelDeliveries at once: a receiver slow to answer (up to its
+// Provider's timeout) holds back no other Provider's delivery of the same
+// Event, as Flux sends each Alert's notification on its own. Each
+// delivery writes only its own entry of e.Status.Deliveries.
+func (d *Dispatcher) deliverPending(ctx context.Context, e *v1beta2.Event) {
+	pending, last := 0, 0
 	for i := range e.Status.Deliveries {
 		if e.Status.Deliveries[i].State == Pending {
-			d.deliver(ctx, e, &e.Status.Deliveries[i])
+			pending, last = pending+1, i
 		}
 	}
-	return e, false, nil
+	switch pending {
+	case 0:
+		return
+	case 1:
+		d.deliver(ctx, e, &e.Status.Deliveries[last])
+		return
+	}
+	slots := make(chan struct{}, MaxParallelDeliveries)
+	var wg sync.WaitGroup
+	for i := range e.Status.Deliveries {
+		if e.Status.Deliveries[i].State != Pending {
+			continue
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			d.deliver(ctx, e, &e.Status.Deliveries[i])
+		}()
+	}
+	wg.Wait()
 }
 
 // recorded takes in the outcome of writing e's status; it tells whether

@@ -353,3 +353,63 @@ func waitCount(t *testing.T, n *atomic.Int32, want int32, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestASlowReceiverHoldsBackNoOtherDeliveryOfTheEvent: an Event routed to
+// two Providers is posted to both at once. Each receiver answers only once
+// the other has the event too (or after 5 s): delivered one after the
+// other, the first would wait out the 5 s without the second.
+func TestASlowReceiverHoldsBackNoOtherDeliveryOfTheEvent(t *testing.T) {
+	var arrived atomic.Int32
+	both := make(chan struct{})
+	var answered, sawBoth atomic.Int32
+	receiver := func(w http.ResponseWriter, _ *http.Request) {
+		if arrived.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+			sawBoth.Add(1)
+		case <-time.After(5 * time.Second):
+		}
+		answered.Add(1)
+	}
+	var objects []runtime.Object
+	for _, name := range []string{"first", "second"} {
+		sink := httptest.NewServer(http.HandlerFunc(receiver))
+		t.Cleanup(sink.Close)
+		objects = append(objects,
+			&v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: name},
+				Spec: v1beta2.ProviderSpec{Type: "generic", Address: sink.URL}},
+			alert(func(a *v1beta2.Alert) { a.Name, a.Spec.ProviderRef.Name = name, name }))
+	}
+	ev := event("error", "to two receivers")
+	objects = append(objects, ev)
+	client := fake.NewClientset(objects...)
+	d, ctx := newDispatcher(t, client, Options{Workers: 1})
+	runDispatcher(t, ctx, d)
+
+	waitCount(t, &answered, 2, "answers")
+	if got := sawBoth.Load(); got != 2 {
+		t.Fatalf("%d of the 2 receivers had the event while the other did, want both", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := client.NotificationV1beta2().Events("apps").Get(ctx, ev.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered := 0
+		for _, dl := range got.Status.Deliveries {
+			if dl.State == Delivered && dl.Attempts == 1 {
+				delivered++
+			}
+		}
+		if delivered == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, want both delivered at the first attempt", got.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
