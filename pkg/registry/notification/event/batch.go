@@ -156,6 +156,9 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	results := make([]notification.EventBatchResult, len(batch.Items))
 	items := make([]CreateItem, 0, len(batch.Items))
 	index := make([]int, 0, len(batch.Items)) // items[j] is batch.Items[index[j]]
+	// generate[j]: items[j] is named from its generateName; a copy as it
+	// was before, to name again when the name is taken.
+	generate := make([]*notification.Event, 0, len(batch.Items))
 	for i := range batch.Items {
 		e := &batch.Items[i]
 		if e.Namespace == "" {
@@ -176,17 +179,11 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 			continue
 		}
 		check, named := r.events.name(e)
-		rest.FillObjectMetaSystemFields(e)
+		var unnamed *notification.Event
 		if e.Name == "" && e.GenerateName != "" {
-			// As the registry does (one try: a clash of the random suffix
-			// answers this item AlreadyExists).
-			e.Name = r.strategy.GenerateName(e.GenerateName)
+			unnamed = e.DeepCopy()
 		}
-		if err := rest.BeforeCreate(r.strategy, ctx, e); err != nil {
-			results[i] = failed(e.Name, err)
-			continue
-		}
-		if err := r.validate(ctx, e); err != nil {
+		if err := r.prepare(ctx, e); err != nil {
 			results[i] = failed(e.Name, err)
 			continue
 		}
@@ -196,28 +193,65 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		}
 		items = append(items, item)
 		index = append(index, i)
+		generate = append(generate, unnamed)
 	}
-	// A repeat of an event created within the dedup window before is a
-	// duplicate, as for a create alone.
-	conflicts, err := r.writer.Create(ctx, namespace, items, int64(r.events.retentionSeconds()), r.events.repeats)
-	if err != nil {
-		return nil, storageError(err)
-	}
-	for j, item := range items {
-		e := item.Event
-		if conflicts[j] != "" {
-			results[index[j]] = failed(e.Name, apierrors.NewAlreadyExists(notification.Resource("events"), conflicts[j]))
-			continue
+	for attempt := 1; len(items) > 0; attempt++ {
+		// A repeat of an event created within the dedup window before is
+		// a duplicate, as for a create alone.
+		conflicts, err := r.writer.Create(ctx, namespace, items, int64(r.events.retentionSeconds()), r.events.repeats)
+		if err != nil {
+			return nil, storageError(err)
 		}
-		results[index[j]] = notification.EventBatchResult{
-			Name: e.Name, Code: http.StatusCreated, UID: string(e.UID), ResourceVersion: e.ResourceVersion,
+		var again []CreateItem
+		var againIndex []int
+		var againGenerate []*notification.Event
+		for j, item := range items {
+			e := item.Event
+			switch {
+			case conflicts[j] != "" && generate[j] != nil && attempt < maxNameGenerationAttempts:
+				// The generated name is taken: another, as the registry
+				// does, prepared and admitted again under it.
+				next := generate[j].DeepCopy()
+				if err := r.prepare(ctx, next); err != nil {
+					results[index[j]] = failed(next.Name, err)
+					continue
+				}
+				again = append(again, CreateItem{Event: next})
+				againIndex = append(againIndex, index[j])
+				againGenerate = append(againGenerate, generate[j])
+			case conflicts[j] != "":
+				results[index[j]] = failed(e.Name, apierrors.NewAlreadyExists(notification.Resource("events"), conflicts[j]))
+			default:
+				results[index[j]] = notification.EventBatchResult{
+					Name: e.Name, Code: http.StatusCreated, UID: string(e.UID), ResourceVersion: e.ResourceVersion,
+				}
+			}
 		}
+		items, index, generate = again, againIndex, againGenerate
 	}
 	out := &notification.EventBatch{ObjectMeta: batch.ObjectMeta, Results: results}
 	out.Namespace = namespace
 	// The batch is not stored: no fields of it are managed.
 	out.ManagedFields = nil
 	return out, nil
+}
+
+// maxNameGenerationAttempts is how many names an item with generateName
+// gets before its name clash is its answer, as in the registry.
+const maxNameGenerationAttempts = 8
+
+// prepare does for an item what the registry's create does before the
+// write: system fields, a name from generateName, the strategy, and
+// validating admission.
+func (r *BatchREST) prepare(ctx context.Context, e *notification.Event) error {
+	rest.FillObjectMetaSystemFields(e)
+	if e.Name == "" && e.GenerateName != "" {
+		e.Name = r.strategy.GenerateName(e.GenerateName)
+	}
+	if err := rest.BeforeCreate(r.strategy, ctx, e); err != nil {
+		return err
+	}
+	return r.validate(ctx, e)
 }
 
 // authorize: a batch creates events, which the user must be allowed too.

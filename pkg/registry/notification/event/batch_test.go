@@ -279,3 +279,47 @@ func TestABatchItemGetsAGeneratedName(t *testing.T) {
 		t.Errorf("results %+v, want one created, named flux- and a suffix", got)
 	}
 }
+
+// listedNames gives the names listed, then the last again.
+type listedNames struct{ list []string }
+
+func (n *listedNames) GenerateName(string) string {
+	name := n.list[0]
+	if len(n.list) > 1 {
+		n.list = n.list[1:]
+	}
+	return name
+}
+
+// An item whose generated name is taken gets another, as a create alone
+// would; when every try clashes, the clash is its answer.
+func TestABatchItemWhoseGeneratedNameIsTakenGetsAnother(t *testing.T) {
+	_, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	taken := newEvent("first")
+	taken.Name = "flux-taken"
+	if got, err := createBatch(t, b, taken); err != nil || got[0].Code != http.StatusCreated {
+		t.Fatalf("%+v, %v", got, err)
+	}
+
+	b.strategy.NameGenerator = &listedNames{list: []string{"flux-taken", "flux-taken", "flux-free"}}
+	e := newEvent("generated")
+	e.GenerateName = "flux-"
+	got, err := createBatch(t, b, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Code != http.StatusCreated || got[0].Name != "flux-free" {
+		t.Errorf("results %+v, want created as flux-free at the third try", got)
+	}
+
+	b.strategy.NameGenerator = &listedNames{list: []string{"flux-taken"}}
+	e = newEvent("generated again")
+	e.GenerateName = "flux-"
+	got, err = createBatch(t, b, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Code != http.StatusConflict || got[0].Name != "flux-taken" {
+		t.Errorf("results %+v, want 409 for flux-taken after every try", got)
+	}
+}
