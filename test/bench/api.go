@@ -176,7 +176,6 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	return nil
 }
 
-
 func providerName(i int) string { return fmt.Sprintf("p-%05d", i) }
 
 func benchProvider(i int) *v1beta2.Provider {
