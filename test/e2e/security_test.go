@@ -714,3 +714,28 @@ func postWith(t *testing.T, user, url, contentType string, body []byte) (int, st
 	answer, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(answer)
 }
+
+// TestSecretsOfHelmReleasesAreNotRead: the server does not watch Secrets of
+// type helm.sh/release.v1, the largest of most clusters and no Provider's.
+// A Provider naming one finds no Secret; one naming an Opaque Secret with
+// the same data is Ready.
+func TestSecretsOfHelmReleasesAreNotRead(t *testing.T) {
+	ns := "e2e-helm-secrets"
+	createNamespace(t, ns)
+	sink := newRecordingSink(t)
+	mustKubectl(t, "-n", ns, "create", "secret", "generic", "usable", "--from-literal=address="+sink.URL+"/hook")
+	mustKubectl(t, "-n", ns, "create", "secret", "generic", "release", "--type=helm.sh/release.v1", "--from-literal=address="+sink.URL+"/hook")
+	for _, name := range []string{"usable", "release"} {
+		mustKubectl(t, "apply", "--server-side", "-f", writeManifest(t, `
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Provider
+metadata: {name: `+name+`, namespace: `+ns+`}
+spec: {type: generic, secretRef: {name: `+name+`}}
+`))
+	}
+	waitFor(t, ns, "provider/usable", "condition=Ready=True")
+	waitFor(t, ns, "provider/release", "condition=Ready=False")
+	if msg := mustKubectl(t, "-n", ns, "get", "provider", "release", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].message}`); msg != "Secret "+ns+"/release not found" {
+		t.Errorf("Ready message %q, want the Helm release Secret not found", msg)
+	}
+}

@@ -1,8 +1,14 @@
 package server
 
 import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeinformers "k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -31,4 +37,25 @@ func stripSecretsManagedFields(f kubeinformers.SharedInformerFactory) error {
 		return nil
 	}
 	return f.Core().V1().Secrets().Informer().SetTransform(cache.TransformFunc(withoutManagedFields))
+}
+
+// secretSelector leaves Helm's release records out of the Secret
+// informer: they are the largest Secrets of most clusters (a compressed
+// copy of every manifest of a release, for each of its last revisions, up
+// to 1 MiB each), and no Provider can use one (a single key, release).
+const secretSelector = "type!=helm.sh/release.v1"
+
+// watchUsableSecrets registers the Secret informer of f, which the
+// reconciler, the delivery loop and the admission plugin share, as one
+// that leaves out what secretSelector does. Call it before anything asks
+// f for Secrets: a factory keeps the first informer of a type.
+func watchUsableSecrets(f kubeinformers.SharedInformerFactory) {
+	if f == nil {
+		return
+	}
+	f.InformerFor(&corev1.Secret{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return coreinformers.NewFilteredSecretInformer(client, metav1.NamespaceAll, resync,
+			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+			func(o *metav1.ListOptions) { o.FieldSelector = secretSelector })
+	})
 }

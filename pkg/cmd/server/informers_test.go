@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -74,5 +77,40 @@ func TestTheSecretInformerKeepsTheDataAndDropsTheManagedFields(t *testing.T) {
 func TestNoKubernetesInformersNothingToStrip(t *testing.T) {
 	if err := stripSecretsManagedFields(nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// The Secret informer every part shares asks the API for the Secrets a
+// Provider can use: not Helm's release records.
+func TestTheSecretInformerLeavesOutHelmReleases(t *testing.T) {
+	client := fake.NewClientset(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "flux-system", Name: "token"},
+		Data:       map[string][]byte{"token": []byte("t")},
+	})
+	selectors := make(chan string, 10)
+	client.PrependReactor("list", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		selectors <- action.(k8stesting.ListAction).GetListRestrictions().Fields.String()
+		return false, nil, nil
+	})
+	f := kubeinformers.NewSharedInformerFactory(client, 0)
+	watchUsableSecrets(f)
+	if err := stripSecretsManagedFields(f); err != nil {
+		t.Fatal(err)
+	}
+	lister := f.Core().V1().Secrets().Lister()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.Start(ctx.Done())
+	f.WaitForCacheSync(ctx.Done())
+	select {
+	case got := <-selectors:
+		if got != "type!=helm.sh/release.v1" {
+			t.Errorf("the Secrets were listed with the field selector %q, want type!=helm.sh/release.v1", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Secrets were not listed")
+	}
+	if _, err := lister.Secrets("flux-system").Get("token"); err != nil {
+		t.Errorf("a Secret a Provider can use: %v", err)
 	}
 }

@@ -323,6 +323,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	var notificationInformers informers.SharedInformerFactory
 	var localInformers *apiserver.LocalInformers
 	newInformers := func(c *genericapiserver.RecommendedConfig) error {
+		// Before the admission plugins ask for Secrets.
+		watchUsableSecrets(c.SharedInformerFactory)
 		// Protobuf: the informers decode every Provider and Alert change.
 		loopback := rest.CopyConfig(c.LoopbackClientConfig)
 		loopback.ContentType = "application/vnd.kubernetes.protobuf"
