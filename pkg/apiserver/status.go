@@ -6,6 +6,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -26,13 +27,22 @@ type statusWriters struct {
 	eventBatches *eventStatusBatches
 }
 
+// writeStatus sets the status of the stored object of the same UID as
+// object, through u: set copies the status onto it.
+func writeStatus[T runtime.Object](ctx context.Context, u rest.Updater, object metav1.Object, set func(stored T) error) (runtime.Object, error) {
+	return inprocess.UpdateStatus(ctx, u, object.GetNamespace(), object.GetName(), object.GetUID(), func(obj runtime.Object) error {
+		stored, ok := obj.(T)
+		if !ok {
+			var want T
+			return fmt.Errorf("stored is a %T, not a %T", obj, want)
+		}
+		return set(stored)
+	})
+}
+
 func (w statusWriters) provider(ctx context.Context, p *v1beta2.Provider) error {
 	status := p.Status.DeepCopy()
-	_, err := inprocess.UpdateStatus(ctx, w.providers, p.Namespace, p.Name, p.UID, func(obj runtime.Object) error {
-		stored, ok := obj.(*notification.Provider)
-		if !ok {
-			return fmt.Errorf("not a Provider: %T", obj)
-		}
+	_, err := writeStatus(ctx, w.providers, p, func(stored *notification.Provider) error {
 		return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(status, &stored.Status, nil)
 	})
 	return err
@@ -40,11 +50,7 @@ func (w statusWriters) provider(ctx context.Context, p *v1beta2.Provider) error 
 
 func (w statusWriters) alert(ctx context.Context, a *v1beta2.Alert) error {
 	status := a.Status.DeepCopy()
-	_, err := inprocess.UpdateStatus(ctx, w.alerts, a.Namespace, a.Name, a.UID, func(obj runtime.Object) error {
-		stored, ok := obj.(*notification.Alert)
-		if !ok {
-			return fmt.Errorf("not an Alert: %T", obj)
-		}
+	_, err := writeStatus(ctx, w.alerts, a, func(stored *notification.Alert) error {
 		return v1beta2.Convert_v1beta2_AlertStatus_To_notification_AlertStatus(status, &stored.Status, nil)
 	})
 	return err
@@ -61,11 +67,7 @@ func (w statusWriters) event(ctx context.Context, e *v1beta2.Event) (*v1beta2.Ev
 // latest version of the Event with e's UID.
 func (w statusWriters) eventAlone(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
 	status := e.Status.DeepCopy()
-	obj, err := inprocess.UpdateStatus(ctx, w.events, e.Namespace, e.Name, e.UID, func(obj runtime.Object) error {
-		stored, ok := obj.(*notification.Event)
-		if !ok {
-			return fmt.Errorf("not an Event: %T", obj)
-		}
+	obj, err := writeStatus(ctx, w.events, e, func(stored *notification.Event) error {
 		return v1beta2.Convert_v1beta2_EventStatus_To_notification_EventStatus(status, &stored.Status, nil)
 	})
 	if err != nil {
