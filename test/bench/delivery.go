@@ -93,6 +93,11 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 			}
 		}
 		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
+		for _, c := range workCounterNames {
+			if v, ok := res.work[c.name]; ok {
+				r.add(fmt.Sprintf("delivery.%s.%s per event (server)", path.name, c.name), c.unit, v*c.scale)
+			}
+		}
 		r.add(fmt.Sprintf("delivery.%s.sink connections opened", path.name), "connections", float64(res.connections)).
 			atMost("a handful (≤ one per delivery worker), not one per event", 16)
 		r.add(fmt.Sprintf("delivery.%s.duplicates", path.name), "events", float64(res.dups))
@@ -214,9 +219,11 @@ type burstResult struct {
 	cpuOurs, cpuKube float64            // µs per event
 	cpuReceiver      float64            // µs per event, the receiver's share of cpuOurs
 	perTxn           map[string]float64 // Events per etcd transaction, by write
-	connections      int64
-	dups, lost       int
-	rssMax           float64
+	// work is what the server did per event, by counter (see workCounters).
+	work        map[string]float64
+	connections int64
+	dups, lost  int
+	rssMax      float64
 }
 
 // burstRun posts n events with b.posters clients and waits for them at the
@@ -229,6 +236,7 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	stopSampling := b.sampleRSS(&res.rssMax)
 	profiled := func() {}
 	batchesBefore := b.batchItems()
+	workBefore := b.workCounters()
 	if measureServer {
 		profiled = b.profile(label)
 	}
@@ -281,6 +289,12 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 	res.connections = b.sink.connections.Load() - conns
 	res.dups, res.lost = dups, accepted-len(arrivals)
 	batchesAfter := b.batchItems()
+	res.work = map[string]float64{}
+	for name, after := range b.workCounters() {
+		if before, ok := workBefore[name]; ok && n > 0 {
+			res.work[name] = (after - before) / float64(n)
+		}
+	}
 	res.perTxn = map[string]float64{}
 	for write, after := range batchesAfter {
 		before := batchesBefore[write]
@@ -430,4 +444,37 @@ func (b *bench) ensureProvider(ctx context.Context, ns string, p *v1beta2.Provid
 	}
 	_, err = providers.Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
+}
+
+// workCounterNames are the counters of the server that tell, per event,
+// how much work it did, steadier from run to run than its CPU time on a
+// machine whose speed drifts: what it allocated (the collector's work
+// follows) and how often it decoded an Event for a watch.
+var workCounterNames = []struct {
+	name, metric, match, unit string
+	scale                     float64
+}{
+	{"allocated", "go_memstats_alloc_bytes_total", "", "KiB", 1.0 / 1024},
+	{"allocations", "go_memstats_mallocs_total", "", "objects", 1},
+	{"watch decodes", "notification_event_watch_decodes_total", `result="decoded"`, "decodes", 1},
+	{"watch decode copies", "notification_event_watch_decodes_total", `result="copied"`, "copies", 1},
+}
+
+// workCounters reads workCounterNames from the server's metrics.
+func (b *bench) workCounters() map[string]float64 {
+	text := b.serverMetrics()
+	out := map[string]float64{}
+	if text == "" {
+		return out
+	}
+	for _, c := range workCounterNames {
+		var match []string
+		if c.match != "" {
+			match = []string{c.match}
+		}
+		if v, err := promtext.Sum(text, c.metric, match...); err == nil {
+			out[c.name] = v
+		}
+	}
+	return out
 }
