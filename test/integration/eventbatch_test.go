@@ -139,17 +139,44 @@ func TestEventBatchRefusesABadBatchWhole(t *testing.T) {
 	}
 }
 
-// A dry run of a batch is refused, naming the problem, and stores nothing
-// (a dry run must not write; create the Events alone to try them).
-func TestADryRunOfABatchIsRefusedAndStoresNothing(t *testing.T) {
+// A dry run of a batch answers each item as its create would (created,
+// duplicate, invalid) and stores nothing.
+func TestADryRunOfABatchAnswersAsItsCreatesWouldAndStoresNothing(t *testing.T) {
 	ns := "batch-dry-run"
-	batch := &v1beta2.EventBatch{Items: []v1beta2.Event{*newEvent(ns, "tried")}}
-	_, err := client.NotificationV1beta2().EventBatches(ns).Create(t.Context(), batch, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "dry run") {
-		t.Errorf("a dry run of a batch: %v, want 400 saying dry runs are not supported", err)
+	events := client.NotificationV1beta2().Events(ns)
+	before, err := events.Create(t.Context(), newEvent(ns, "stored before"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	list, err := client.NotificationV1beta2().Events(ns).List(t.Context(), metav1.ListOptions{})
-	if err != nil || len(list.Items) != 0 {
-		t.Errorf("the dry run stored %d Events (%v), want none", len(list.Items), err)
+	invalid := newEvent(ns, "invalid")
+	invalid.Severity = "warning"
+	batch := &v1beta2.EventBatch{Items: []v1beta2.Event{
+		*newEvent(ns, "tried"),
+		*newEvent(ns, "stored before"),
+		*invalid,
+		*newEvent(ns, "tried"),
+	}}
+	got, err := client.NotificationV1beta2().EventBatches(ns).Create(t.Context(), batch, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatalf("a dry run of a batch: %v", err)
+	}
+	wantCodes := []int32{http.StatusCreated, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusConflict}
+	if len(got.Results) != len(wantCodes) {
+		t.Fatalf("results %+v, want %d", got.Results, len(wantCodes))
+	}
+	for i, r := range got.Results {
+		if r.Code != wantCodes[i] {
+			t.Errorf("item %d: %+v, want code %d", i, r, wantCodes[i])
+		}
+	}
+	if r := got.Results[0]; r.Name == "" || r.ResourceVersion != "" {
+		t.Errorf("the new item: %+v, want its name and no resourceVersion (not stored)", r)
+	}
+	if r := got.Results[1]; r.Name != before.Name || r.Reason != string(metav1.StatusReasonAlreadyExists) {
+		t.Errorf("the repeat of a stored event: %+v, want AlreadyExists of %s", r, before.Name)
+	}
+	list, err := events.List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != before.Name {
+		t.Errorf("after the dry run the namespace holds %d Events (%v), want only %s", len(list.Items), err, before.Name)
 	}
 }

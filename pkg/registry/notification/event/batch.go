@@ -67,14 +67,18 @@ var (
 )
 
 // itemAttributes are the admission attributes of a create of e alone.
-func itemAttributes(ctx context.Context, e *notification.Event) admission.Attributes {
+func itemAttributes(ctx context.Context, e *notification.Event, dryRun bool) admission.Attributes {
 	user, _ := genericapirequest.UserFrom(ctx)
+	options := &metav1.CreateOptions{}
+	if dryRun {
+		options.DryRun = []string{metav1.DryRunAll}
+	}
 	return admission.NewAttributesRecord(e, nil, eventKind, e.Namespace, e.Name, eventResource, "",
-		admission.Create, &metav1.CreateOptions{}, false, user)
+		admission.Create, options, dryRun, user)
 }
 
 // mutate runs the mutating admission of a create of e alone.
-func (r *BatchREST) mutate(ctx context.Context, e *notification.Event) error {
+func (r *BatchREST) mutate(ctx context.Context, e *notification.Event, dryRun bool) error {
 	if r.admit == nil {
 		return nil
 	}
@@ -82,12 +86,12 @@ func (r *BatchREST) mutate(ctx context.Context, e *notification.Event) error {
 	if !ok || !m.Handles(admission.Create) {
 		return nil
 	}
-	return m.Admit(ctx, itemAttributes(ctx, e), r.interfaces)
+	return m.Admit(ctx, itemAttributes(ctx, e, dryRun), r.interfaces)
 }
 
 // validate runs the validating admission of a create of e alone, on a
 // copy, as the registry does.
-func (r *BatchREST) validate(ctx context.Context, e *notification.Event) error {
+func (r *BatchREST) validate(ctx context.Context, e *notification.Event, dryRun bool) error {
 	if r.admit == nil {
 		return nil
 	}
@@ -95,7 +99,7 @@ func (r *BatchREST) validate(ctx context.Context, e *notification.Event) error {
 	if !ok || !v.Handles(admission.Create) {
 		return nil
 	}
-	return v.Validate(ctx, itemAttributes(ctx, e.DeepCopy()), r.interfaces)
+	return v.Validate(ctx, itemAttributes(ctx, e.DeepCopy(), dryRun), r.interfaces)
 }
 
 // New returns an empty EventBatch.
@@ -118,10 +122,13 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	if !ok {
 		return nil, fmt.Errorf("not an EventBatch: %T", obj)
 	}
-	// The items are written in one transaction of their own, which has no
-	// dry run: refuse one rather than write.
-	if options != nil && dryrun.IsDryRun(options.DryRun) {
-		return nil, apierrors.NewBadRequest("eventbatches does not support dry run: create the Events alone with dryRun to try them")
+	// A dry run goes through everything a batch does (admission told it
+	// is one) but the write: each item is answered as its create would
+	// be, from what etcd holds now.
+	dryRun := options != nil && dryrun.IsDryRun(options.DryRun)
+	write := r.writer.Create
+	if dryRun {
+		write = r.wouldCreate
 	}
 	namespace, ok := genericapirequest.NamespaceFrom(ctx)
 	if !ok || namespace == "" {
@@ -174,7 +181,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		e.TypeMeta = metav1.TypeMeta{}
 		// As a create alone: mutating admission comes before the
 		// name, which depends on the content.
-		if err := r.mutate(ctx, e); err != nil {
+		if err := r.mutate(ctx, e, dryRun); err != nil {
 			results[i] = failed(e.Name, err)
 			continue
 		}
@@ -183,7 +190,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		if e.Name == "" && e.GenerateName != "" {
 			unnamed = e.DeepCopy()
 		}
-		if err := r.prepare(ctx, e); err != nil {
+		if err := r.prepare(ctx, e, dryRun); err != nil {
 			results[i] = failed(e.Name, err)
 			continue
 		}
@@ -198,7 +205,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	for attempt := 1; len(items) > 0; attempt++ {
 		// A repeat of an event created within the dedup window before is
 		// a duplicate, as for a create alone.
-		conflicts, err := r.writer.Create(ctx, namespace, items, int64(r.events.retentionSeconds()), r.events.repeats)
+		conflicts, err := write(ctx, namespace, items, int64(r.events.retentionSeconds()), r.events.repeats)
 		if err != nil {
 			return nil, storageError(err)
 		}
@@ -212,7 +219,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 				// The generated name is taken: another, as the registry
 				// does, prepared and admitted again under it.
 				next := generate[j].DeepCopy()
-				if err := r.prepare(ctx, next); err != nil {
+				if err := r.prepare(ctx, next, dryRun); err != nil {
 					results[index[j]] = failed(next.Name, err)
 					continue
 				}
@@ -222,9 +229,13 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 			case conflicts[j] != "":
 				results[index[j]] = failed(e.Name, apierrors.NewAlreadyExists(notification.Resource("events"), conflicts[j]))
 			default:
-				results[index[j]] = notification.EventBatchResult{
+				result := notification.EventBatchResult{
 					Name: e.Name, Code: http.StatusCreated, UID: string(e.UID), ResourceVersion: e.ResourceVersion,
 				}
+				if dryRun {
+					result.ResourceVersion = "" // not stored
+				}
+				results[index[j]] = result
 			}
 		}
 		items, index, generate = again, againIndex, againGenerate
@@ -236,6 +247,44 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	return out, nil
 }
 
+// wouldCreate answers as the Writer's Create would for items, without
+// writing: per item "" when it would be created, else the name of the
+// Event it clashes with (one of its name, one of the same event created
+// within the dedup window before, or an item before it in the batch).
+func (r *BatchREST) wouldCreate(ctx context.Context, namespace string, items []CreateItem, _ int64, repeats func(earlier *notification.Event) bool) ([]string, error) {
+	names := make([]string, 0, 2*len(items))
+	for _, item := range items {
+		names = append(names, item.Event.Name)
+		if item.Previous != "" {
+			names = append(names, item.Previous)
+		}
+	}
+	found, err := r.writer.Get(ctx, namespace, names)
+	if err != nil {
+		return nil, err
+	}
+	conflicts := make([]string, len(items))
+	seen := make(map[string]bool, len(items))
+	k := 0
+	for j, item := range items {
+		existing := found[k]
+		k++
+		var earlier *notification.Event
+		if item.Previous != "" {
+			earlier = found[k]
+			k++
+		}
+		switch {
+		case existing != nil || seen[item.Event.Name]:
+			conflicts[j] = item.Event.Name
+		case earlier != nil && repeats(earlier):
+			conflicts[j] = item.Previous
+		}
+		seen[item.Event.Name] = true
+	}
+	return conflicts, nil
+}
+
 // maxNameGenerationAttempts is how many names an item with generateName
 // gets before its name clash is its answer, as in the registry.
 const maxNameGenerationAttempts = 8
@@ -243,7 +292,7 @@ const maxNameGenerationAttempts = 8
 // prepare does for an item what the registry's create does before the
 // write: system fields, a name from generateName, the strategy, and
 // validating admission.
-func (r *BatchREST) prepare(ctx context.Context, e *notification.Event) error {
+func (r *BatchREST) prepare(ctx context.Context, e *notification.Event, dryRun bool) error {
 	rest.FillObjectMetaSystemFields(e)
 	if e.Name == "" && e.GenerateName != "" {
 		e.Name = r.strategy.GenerateName(e.GenerateName)
@@ -251,7 +300,7 @@ func (r *BatchREST) prepare(ctx context.Context, e *notification.Event) error {
 	if err := rest.BeforeCreate(r.strategy, ctx, e); err != nil {
 		return err
 	}
-	return r.validate(ctx, e)
+	return r.validate(ctx, e, dryRun)
 }
 
 // authorize: a batch creates events, which the user must be allowed too.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/util/dryrun"
 	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -321,5 +322,38 @@ func TestABatchItemWhoseGeneratedNameIsTakenGetsAnother(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Code != http.StatusConflict || got[0].Name != "flux-taken" {
 		t.Errorf("results %+v, want 409 for flux-taken after every try", got)
+	}
+}
+
+// A dry run of a batch tells admission it is one, for each item, and
+// stores nothing.
+func TestADryRunOfABatchIsOneForAdmissionToo(t *testing.T) {
+	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	admit := &itemAdmission{}
+	b.UseAdmission(admit, admission.NewObjectInterfacesFromScheme(scheme))
+
+	batch := &notification.EventBatch{Items: []notification.Event{*newEvent("tried"), *newEvent("refuse at validation")}}
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	obj, err := b.Create(ctx, batch, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := obj.(*notification.EventBatch).Results
+	if len(got) != 2 || got[0].Code != http.StatusCreated || got[1].Code != http.StatusForbidden {
+		t.Fatalf("results %+v, want created and refused", got)
+	}
+	if len(admit.admitted) != 2 || len(admit.checked) != 2 {
+		t.Fatalf("mutating admission saw %d items, validating %d; want 2 and 2", len(admit.admitted), len(admit.checked))
+	}
+	for _, attrs := range append(append([]admission.Attributes{}, admit.admitted...), admit.checked...) {
+		options, ok := attrs.GetOperationOptions().(*metav1.CreateOptions)
+		if !attrs.IsDryRun() || !ok || !dryrun.IsDryRun(options.DryRun) {
+			t.Errorf("admission was not told of the dry run: %v, %+v", attrs.IsDryRun(), attrs.GetOperationOptions())
+		}
+	}
+	if _, err := r.Get(ctx, got[0].Name, &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the dry run stored %s: %v", got[0].Name, err)
 	}
 }
