@@ -210,16 +210,24 @@ func (a *itemAdmission) Validate(_ context.Context, attrs admission.Attributes, 
 	return nil
 }
 
-// Each item of a batch goes through admission as a create of it alone
-// would: mutating admission before it is named, validating admission
-// after, both with an Event create's attributes. A refused item gets the
-// refusal as its result; the others are stored.
-func TestABatchAdmitsEachItemAsACreateAlone(t *testing.T) {
+// newAdmittedBatchStorage is a batch storage whose items go through an
+// itemAdmission, returned to see what it was asked.
+func newAdmittedBatchStorage(t *testing.T) (*REST, *BatchREST, *itemAdmission) {
+	t.Helper()
 	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
 	admit := &itemAdmission{}
 	b.UseAdmission(admit, admission.NewObjectInterfacesFromScheme(scheme))
+	return r, b, admit
+}
+
+// Each item of a batch goes through admission as a create of it alone
+// would: mutating admission before it is named, validating admission
+// after, both with an Event create's attributes. A refused item gets the
+// refusal as its result; the others are stored.
+func TestABatchAdmitsEachItemAsACreateAlone(t *testing.T) {
+	r, b, admit := newAdmittedBatchStorage(t)
 
 	got, err := createBatch(t, b, newEvent("mutate me"), newEvent("refuse at mutation"), newEvent("refuse at validation"), newEvent("plain"))
 	if err != nil {
@@ -328,11 +336,7 @@ func TestABatchItemWhoseGeneratedNameIsTakenGetsAnother(t *testing.T) {
 // A dry run of a batch tells admission it is one, for each item, and
 // stores nothing.
 func TestADryRunOfABatchIsOneForAdmissionToo(t *testing.T) {
-	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
-	scheme := runtime.NewScheme()
-	install.Install(scheme)
-	admit := &itemAdmission{}
-	b.UseAdmission(admit, admission.NewObjectInterfacesFromScheme(scheme))
+	r, b, admit := newAdmittedBatchStorage(t)
 
 	batch := &notification.EventBatch{Items: []notification.Event{*newEvent("tried"), *newEvent("refuse at validation")}}
 	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
