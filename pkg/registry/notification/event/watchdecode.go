@@ -35,15 +35,25 @@ type watchDecodes struct {
 	mu   sync.Mutex
 	// recent is a ring of the last decodes; index finds them by the hash
 	// of their bytes.
-	recent []decoded
+	recent []*decoded
 	index  map[uint64]int
 	next   int
+
+	// waiting, when set (by tests), is called when a decode waits for
+	// another of the same bytes.
+	waiting func()
 }
 
+// decoded is one decode, remembered from when it starts: the watches
+// get a write at the same moment, and one that comes while another
+// decodes the same bytes waits for that decode rather than making its own.
 type decoded struct {
 	hash uint64
 	data []byte
-	// obj is never changed once here: each reader gets a copy.
+	// done is closed when the decode has ended; obj and gvk are set
+	// before, and obj is nil if the bytes did not decode to an Event.
+	done chan struct{}
+	// obj is never changed once set: each reader gets a copy.
 	obj *notification.Event
 	gvk schema.GroupVersionKind
 }
@@ -59,7 +69,7 @@ func newWatchDecodes(c runtime.Codec) *watchDecodes {
 	return &watchDecodes{
 		Codec:  c,
 		seed:   maphash.MakeSeed(),
-		recent: make([]decoded, watchDecodeMemory),
+		recent: make([]*decoded, watchDecodeMemory),
 		index:  make(map[uint64]int, watchDecodeMemory),
 	}
 }
@@ -75,11 +85,30 @@ func (c *watchDecodes) Decode(data []byte, defaults *schema.GroupVersionKind, in
 	if i, ok := c.index[h]; ok && bytes.Equal(c.recent[i].data, data) {
 		d := c.recent[i]
 		c.mu.Unlock()
-		watchDecodeCount.WithLabelValues("copied").Inc()
-		gvk := d.gvk
-		return d.obj.DeepCopy(), &gvk, nil
+		if c.waiting != nil {
+			c.waiting()
+		}
+		<-d.done
+		if d.obj != nil {
+			watchDecodeCount.WithLabelValues("copied").Inc()
+			gvk := d.gvk
+			return d.obj.DeepCopy(), &gvk, nil
+		}
+		// Not an Event, or it failed: this one decodes for itself and
+		// gets its own answer.
+		return c.Codec.Decode(data, defaults, into)
 	}
+	d := &decoded{hash: h, data: bytes.Clone(data), done: make(chan struct{})}
+	if old := c.recent[c.next]; old != nil && c.index[old.hash] == c.next {
+		delete(c.index, old.hash)
+	}
+	c.recent[c.next] = d
+	c.index[h] = c.next
+	c.next = (c.next + 1) % len(c.recent)
 	c.mu.Unlock()
+	// Whatever happens, the waiters are let go.
+	defer close(d.done)
+
 	obj, gvk, err := c.Codec.Decode(data, defaults, into)
 	if err != nil || gvk == nil {
 		return obj, gvk, err
@@ -89,16 +118,7 @@ func (c *watchDecodes) Decode(data []byte, defaults *schema.GroupVersionKind, in
 		return obj, gvk, err
 	}
 	watchDecodeCount.WithLabelValues("decoded").Inc()
-	d := decoded{hash: h, data: bytes.Clone(data), obj: e.DeepCopy(), gvk: *gvk}
-	c.mu.Lock()
-	old := c.recent[c.next]
-	if old.obj != nil && c.index[old.hash] == c.next {
-		delete(c.index, old.hash)
-	}
-	c.recent[c.next] = d
-	c.index[h] = c.next
-	c.next = (c.next + 1) % len(c.recent)
-	c.mu.Unlock()
+	d.obj, d.gvk = e.DeepCopy(), *gvk
 	return obj, gvk, nil
 }
 
