@@ -69,6 +69,7 @@ BENCH_DIR := $(CURDIR)/.local/bench
 BENCH_PRODUCTION_FLAGS := --authorization-webhook-cache-authorized-ttl=10s --authorization-webhook-cache-unauthorized-ttl=10s
 bench: deps build
 	hack/build-control-plane.sh
+	hack/build-flux-peer.sh
 	trap 'LOCAL_DIR=$(BENCH_DIR)/cp hack/local-down.sh' EXIT; \
 	  LOCAL_DIR=$(BENCH_DIR)/cp NOTIFICATION_FLAGS="--profiling $(BENCH_PRODUCTION_FLAGS) $(BENCH_SERVER_FLAGS)" hack/local-up.sh && \
 	  $(GO) run ./test/bench -local-dir $(BENCH_DIR)/cp -out $(BENCH_DIR)/results.json $(BENCH_FLAGS)

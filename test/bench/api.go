@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -464,8 +465,13 @@ func (b *bench) createCRD(ctx context.Context) error {
 	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
+	return waitEstablished(ctx, crds, "providers."+crdGroup)
+}
+
+// waitEstablished waits until the CustomResourceDefinition name serves.
+func waitEstablished(ctx context.Context, crds dynamic.ResourceInterface, name string) error {
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		got, err := crds.Get(ctx, "providers."+crdGroup, metav1.GetOptions{})
+		got, err := crds.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}

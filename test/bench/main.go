@@ -47,6 +47,9 @@ type bench struct {
 
 	crdCreateRate float64 // of this run's api step, the peer of delivery through the API
 
+	fluxPeerBin string      // Flux's notification-controller (hack/build-flux-peer.sh)
+	flux        *fluxResult // what it measured in this run's flux step
+
 	results *Results
 	sink    *sink
 }
@@ -63,8 +66,9 @@ func main() {
 	flag.IntVar(&b.big, "big", 10000, "Providers and Alerts of the scale run")
 	flag.IntVar(&b.burst, "burst", 10000, "events of the memory burst")
 	flag.StringVar(&b.profileDir, "profile-dir", "", "write CPU profiles of the server during the delivery bursts here (needs --profiling)")
+	flag.StringVar(&b.fluxPeerBin, "flux-peer", "bin/flux-notification-controller", "Flux's notification-controller, the peer of the flux step")
 	paths := flag.String("paths", "receiver,api", "the delivery step's paths: receiver, api")
-	only := flag.String("only", "", "comma-separated steps to run (default all): gobench,api,delivery,steady,fanout,burst,scale")
+	only := flag.String("only", "", "comma-separated steps to run (default all): gobench,api,flux,delivery,steady,fanout,burst,scale")
 	flag.Parse()
 	b.paths = strings.Split(*paths, ",")
 
@@ -77,6 +81,7 @@ func main() {
 	}{
 		{"gobench", b.goBenchmarks},
 		{"api", b.apiBenchmarks},
+		{"flux", b.fluxPeerBenchmarks},
 		{"delivery", b.deliveryBenchmarks},
 		{"steady", b.steadyBenchmark},
 		{"fanout", b.fanOut},

@@ -33,6 +33,11 @@ func (b *bench) statusMiB(name, field string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return statusMiBOf(pid, field)
+}
+
+// statusMiBOf reads a kB field of /proc/<pid>/status.
+func statusMiBOf(pid int, field string) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -43,7 +48,7 @@ func (b *bench) statusMiB(name, field string) (float64, error) {
 			return kb / 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no %s for %s", field, name)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // cpuSeconds is the user plus system CPU time a process has used.
@@ -52,6 +57,11 @@ func (b *bench) cpuSeconds(name string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return cpuSecondsOf(pid)
+}
+
+// cpuSecondsOf is the user plus system CPU time process pid has used.
+func cpuSecondsOf(pid int) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

@@ -103,7 +103,10 @@ func (b *bench) burstMemory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.add(fmt.Sprintf("burst.rss 10 s after a %d-event burst", b.burst), "MiB", rss).atMost("< 150 MiB", 150)
+	m := r.add(fmt.Sprintf("burst.rss 10 s after a %d-event burst", b.burst), "MiB", rss).atMost("< 150 MiB", 150)
+	if b.flux != nil && b.flux.rssBurst > 0 {
+		m.versus("Flux's controller, this run", b.flux.rssBurst)
+	}
 	if anon, err := b.anonMiB("notification-apiserver"); err == nil {
 		r.add(fmt.Sprintf("burst.rss anonymous 10 s after a %d-event burst", b.burst), "MiB", anon)
 	}
