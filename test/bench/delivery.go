@@ -485,6 +485,10 @@ var workCounterNames = []struct {
 	{"allocations", "go_memstats_mallocs_total", "", "objects", 1},
 	{"watch decodes", "notification_event_watch_decodes_total", `result="decoded"`, "decodes", 1},
 	{"watch decode copies", "notification_event_watch_decodes_total", `result="copied"`, "copies", 1},
+	// The Go runtime's own estimate of the collector's CPU, apart from the
+	// process's (which the machine's drift blurs), and how often it ran.
+	{"GC CPU", "go_cpu_classes_gc_total_cpu_seconds_total", "", "µs", 1e6},
+	{"GC cycles (per 1,000 events)", "go_gc_cycles_total_gc_cycles_total", "", "cycles", 1000},
 }
 
 // workCounters reads workCounterNames from the server's metrics.

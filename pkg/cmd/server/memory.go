@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -135,4 +137,43 @@ func (m idleMemory) run(ctx context.Context) {
 			last = now
 		}
 	}
+}
+
+// defaultGCPercent is the collector's target (GOGC) the server runs with
+// unless GOGC or --gc-percent says otherwise: the heap may grow to three
+// times what the last collection found live, where Go's default lets it
+// double.
+//
+// Under a burst of events the server allocates about 100 KiB per event,
+// and its live heap is small (20–45 MB): at GOGC=100 the collector ran
+// about 6 times per 1,000 events and took 120–130 µs of CPU per event, a
+// seventh of the server's. At 200 it ran 2.3–2.7 times and took 41–53 µs
+// (the runtime's own count, /cpu/classes/gc/total:cpu-seconds); the CPU
+// per event of server and receiver fell from 880–923 to 683–723 µs and
+// the rate through the receiver rose from 1,318–1,393 to 1,635–1,717
+// events/s (two alternating runs of each). The price is memory: the peak
+// of a 10,000-event burst 50 MiB higher, 19 MiB more 10 s after it (the
+// idle return gives back the free pages, not the spans that live objects
+// of the burst keep), and with many objects the heap's headroom grows
+// with them. A deployment with a memory limit should pass it as
+// GOMEMLIMIT, which the runtime honours: the collector then runs more
+// often as the heap nears it instead of letting it triple.
+const defaultGCPercent = 200
+
+// gcPercentDefault is --gc-percent's default: GOGC from the environment,
+// read as the runtime reads it (off is -1; what does not parse, 100),
+// else defaultGCPercent.
+func gcPercentDefault(getenv func(string) string) int {
+	v := getenv("GOGC")
+	switch {
+	case v == "":
+		return defaultGCPercent
+	case strings.EqualFold(v, "off"):
+		return -1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 100
+	}
+	return n
 }

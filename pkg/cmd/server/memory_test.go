@@ -1,6 +1,7 @@
 package server
 
 import (
+	"os"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -51,5 +52,32 @@ func TestTheHeapCountersReadAreTheRuntimes(t *testing.T) {
 	}
 	if s := readHeap(samples); s.allocated == 0 {
 		t.Errorf("no bytes allocated read: %+v", s)
+	}
+}
+
+func TestTheCollectorTargetIsGOGCWhenSetElse200(t *testing.T) {
+	for _, tc := range []struct {
+		gogc string
+		want int
+	}{
+		{"", 200},
+		{"50", 50},
+		{"off", -1},
+		{"OFF", -1},
+		// The runtime reads what does not parse as its default.
+		{"lots", 100},
+	} {
+		got := gcPercentDefault(func(name string) string {
+			if name != "GOGC" {
+				t.Fatalf("read %s", name)
+			}
+			return tc.gogc
+		})
+		if got != tc.want {
+			t.Errorf("GOGC=%q: --gc-percent defaults to %d, want %d", tc.gogc, got, tc.want)
+		}
+	}
+	if o := NewOptions(); o.GCPercent != gcPercentDefault(os.Getenv) {
+		t.Errorf("the options' default is %d, not the environment's", o.GCPercent)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,8 @@ type Options struct {
 	// ReturnIdleMemory gives the heap's unused memory back to the
 	// operating system when the server goes quiet (see idleMemory).
 	ReturnIdleMemory bool
+	// GCPercent is the collector's target, as GOGC (see defaultGCPercent).
+	GCPercent int
 
 	etcd    *embeddedEtcd
 	storage *inProcessStorage // on etcd, when embedded
@@ -84,6 +87,7 @@ func NewOptions() *Options {
 		Events:             eventstorage.Options{Retention: time.Hour, DedupWindow: 5 * time.Minute, MaxPending: 10000},
 		ShutdownWatchGrace: 5 * time.Second,
 		ReturnIdleMemory:   true,
+		GCPercent:          gcPercentDefault(os.Getenv),
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
 			Namespace: defaultNamespace(),
@@ -184,6 +188,11 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 			"private, shared, multicast or unspecified IP address.")
 	afs.BoolVar(&o.AddressPolicy.RequireHTTPS, "address-policy-require-https", false,
 		"Refuse Providers whose address or proxy is plain http.")
+	fss.FlagSet("memory").IntVar(&o.GCPercent, "gc-percent", o.GCPercent,
+		"The Go collector's target (GOGC): the heap may grow by this percentage of what the last collection found live "+
+			"before the next; negative turns the collector off. The default is GOGC from the environment when it is set, "+
+			"else 200, which spends about a third of the collector's CPU of Go's default of 100 on a burst of events, "+
+			"for more memory. Pass a memory limit as GOMEMLIMIT.")
 	fss.FlagSet("memory").BoolVar(&o.ReturnIdleMemory, "return-idle-memory", o.ReturnIdleMemory,
 		"After a busy spell (start-up, a burst of events), once the server allocates under 1 MiB/s for 5 s while its heap "+
 			"holds 8 MiB or more beyond its live objects, collect and give that memory back to the operating system "+
@@ -396,6 +405,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (o *Options) Run(ctx context.Context) error {
+	debug.SetGCPercent(o.GCPercent)
 	defer o.Close()
 	cfg, err := o.Config()
 	if err != nil {
