@@ -139,35 +139,85 @@ func (m idleMemory) run(ctx context.Context) {
 	}
 }
 
-// defaultGCPercent is the collector's target (GOGC) the server runs with
-// unless GOGC or --gc-percent says otherwise: the heap may grow to three
-// times what the last collection found live, where Go's default lets it
-// double.
+// gcHeadroom keeps the collector's target (GOGC) where the heap may grow
+// by at least min between two collections: --gc-percent where the live
+// heap is large, more where it is small.
 //
 // Under a burst of events the server allocates about 100 KiB per event,
-// and its live heap is small (20–45 MB): at GOGC=100 the collector ran
-// about 6 times per 1,000 events and took 120–130 µs of CPU per event, a
-// seventh of the server's. At 200 it ran 2.3–2.7 times and took 41–53 µs
-// (the runtime's own count, /cpu/classes/gc/total:cpu-seconds); the CPU
-// per event of server and receiver fell from 880–923 to 683–723 µs and
-// the rate through the receiver rose from 1,318–1,393 to 1,635–1,717
-// events/s (two alternating runs of each). The price is memory: the peak
-// of a 10,000-event burst 50 MiB higher, 19 MiB more 10 s after it (the
-// idle return gives back the free pages, not the spans that live objects
-// of the burst keep), and with many objects the heap's headroom grows
-// with them. A deployment with a memory limit should pass it as
-// GOMEMLIMIT, which the runtime honours: the collector then runs more
-// often as the heap nears it instead of letting it triple.
-const defaultGCPercent = 200
+// and its live heap is small: 20–45 MB without many Providers and
+// Alerts. At Go's default of 100 the collector ran about 6 times per
+// 1,000 events and took 120–130 µs of CPU per event, a seventh of the
+// server's (the runtime's own count, /cpu/classes/gc/total:cpu-seconds).
+// At GOGC=200 it ran 2.3–2.7 times and took 41–53 µs; the CPU per event of
+// server and receiver fell from 880–923 to 683–723 µs and the rate through
+// the receiver rose from 1,318–1,393 to 1,635–1,717 events/s (two
+// alternating runs of each). But a GOGC above 100 for every heap size
+// costs memory in proportion to the heap: 10 s after a 10,000-event burst
+// 19 MiB more, and with 10,000 Providers and 10,000 Alerts (a live heap
+// of about 110 MB) 133 MiB more (529 against 396 MiB). A minimum headroom
+// gives the small heap the room that makes its collections rare, and the
+// large heap the room GOGC gives it anyway: the memory it adds is bounded
+// by min. A memory limit (GOMEMLIMIT) still wins over both.
+type gcHeadroom struct {
+	// percent is the target where the heap is large (--gc-percent);
+	// negative leaves the collector off.
+	percent int
+	// min is the least the heap may grow by, in bytes.
+	min uint64
+	// period is how often the live heap is read.
+	period time.Duration
+}
+
+// maxGCPercent bounds the target where the live heap is tiny (start-up).
+const maxGCPercent = 1000
+
+// target is the GOGC that lets a heap of live bytes grow by at least min.
+func (h gcHeadroom) target(live uint64) int {
+	if h.percent < 0 || h.min == 0 {
+		return h.percent
+	}
+	need := maxGCPercent
+	if live > 0 && h.min*100/live < maxGCPercent {
+		need = int(h.min * 100 / live)
+	}
+	return max(h.percent, need)
+}
+
+// run sets the collector's target from the live heap every period until
+// ctx is done.
+func (h gcHeadroom) run(ctx context.Context) {
+	logger := klog.FromContext(ctx)
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	ticker := time.NewTicker(h.period)
+	defer ticker.Stop()
+	current := h.percent
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			metrics.Read(samples)
+			if samples[0].Value.Kind() != metrics.KindUint64 {
+				continue
+			}
+			live := samples[0].Value.Uint64()
+			if t := h.target(live); t != current {
+				debug.SetGCPercent(t)
+				logger.V(4).Info("Set the collector's target", "gcPercent", t, "liveHeap", live)
+				current = t
+			}
+		}
+	}
+}
 
 // gcPercentDefault is --gc-percent's default: GOGC from the environment,
 // read as the runtime reads it (off is -1; what does not parse, 100),
-// else defaultGCPercent.
+// else Go's default of 100.
 func gcPercentDefault(getenv func(string) string) int {
 	v := getenv("GOGC")
 	switch {
 	case v == "":
-		return defaultGCPercent
+		return 100
 	case strings.EqualFold(v, "off"):
 		return -1
 	}

@@ -55,12 +55,12 @@ func TestTheHeapCountersReadAreTheRuntimes(t *testing.T) {
 	}
 }
 
-func TestTheCollectorTargetIsGOGCWhenSetElse200(t *testing.T) {
+func TestTheCollectorTargetIsGOGCWhenSetElse100(t *testing.T) {
 	for _, tc := range []struct {
 		gogc string
 		want int
 	}{
-		{"", 200},
+		{"", 100},
 		{"50", 50},
 		{"off", -1},
 		{"OFF", -1},
@@ -79,5 +79,35 @@ func TestTheCollectorTargetIsGOGCWhenSetElse200(t *testing.T) {
 	}
 	if o := NewOptions(); o.GCPercent != gcPercentDefault(os.Getenv) {
 		t.Errorf("the options' default is %d, not the environment's", o.GCPercent)
+	}
+}
+
+func TestTheHeapMayGrowByAtLeastTheMinimumHeadroom(t *testing.T) {
+	const MiB = 1 << 20
+	h := gcHeadroom{percent: 100, min: 64 * MiB}
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{20 * MiB, 320},  // a small heap gets the room: 64 MiB
+		{45 * MiB, 142},  // 64 MiB
+		{64 * MiB, 100},  // GOGC's own room is as large
+		{110 * MiB, 100}, // and larger: no more than GOGC gives
+		{1 * MiB, 1000},  // start-up: bounded
+		{0, 1000},        // nothing read yet
+		{200 * MiB, 100},
+	} {
+		if got := h.target(tc.live); got != tc.want {
+			t.Errorf("live heap %d MiB: target %d, want %d", tc.live/MiB, got, tc.want)
+		}
+	}
+	if got := (gcHeadroom{percent: 150, min: 64 * MiB}).target(200 * MiB); got != 150 {
+		t.Errorf("--gc-percent=150 with a large heap: %d", got)
+	}
+	if got := (gcHeadroom{percent: -1, min: 64 * MiB}).target(20 * MiB); got != -1 {
+		t.Errorf("GOGC=off: the target became %d", got)
+	}
+	if got := (gcHeadroom{percent: 100}).target(20 * MiB); got != 100 {
+		t.Errorf("no minimum: %d", got)
 	}
 }

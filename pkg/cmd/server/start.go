@@ -67,8 +67,10 @@ type Options struct {
 	// ReturnIdleMemory gives the heap's unused memory back to the
 	// operating system when the server goes quiet (see idleMemory).
 	ReturnIdleMemory bool
-	// GCPercent is the collector's target, as GOGC (see defaultGCPercent).
-	GCPercent int
+	// GCPercent is the collector's target, as GOGC, and GCMinHeadroomMiB
+	// the least the heap may grow by between collections (see gcHeadroom).
+	GCPercent        int
+	GCMinHeadroomMiB int
 
 	etcd    *embeddedEtcd
 	storage *inProcessStorage // on etcd, when embedded
@@ -88,6 +90,7 @@ func NewOptions() *Options {
 		ShutdownWatchGrace: 5 * time.Second,
 		ReturnIdleMemory:   true,
 		GCPercent:          gcPercentDefault(os.Getenv),
+		GCMinHeadroomMiB:   64,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
 			Namespace: defaultNamespace(),
@@ -189,10 +192,14 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	afs.BoolVar(&o.AddressPolicy.RequireHTTPS, "address-policy-require-https", false,
 		"Refuse Providers whose address or proxy is plain http.")
 	fss.FlagSet("memory").IntVar(&o.GCPercent, "gc-percent", o.GCPercent,
-		"The Go collector's target (GOGC): the heap may grow by this percentage of what the last collection found live "+
-			"before the next; negative turns the collector off. The default is GOGC from the environment when it is set, "+
-			"else 200, which spends about a third of the collector's CPU of Go's default of 100 on a burst of events, "+
-			"for more memory. Pass a memory limit as GOMEMLIMIT.")
+		"The Go collector's target (GOGC) where the heap is large: it may grow by this percentage of what the last "+
+			"collection found live before the next; negative turns the collector off. The default is GOGC from the "+
+			"environment, else 100. A memory limit goes in GOMEMLIMIT.")
+	fss.FlagSet("memory").IntVar(&o.GCMinHeadroomMiB, "gc-min-headroom-mib", o.GCMinHeadroomMiB,
+		"The least the heap may grow by between two collections, in MiB: where the live heap is small (tens of MB "+
+			"without many Providers and Alerts) the collector's target is raised above --gc-percent to give it this "+
+			"room. Under a burst of events it spares two thirds of the collector's CPU for at most this much memory. "+
+			"0 leaves the target at --gc-percent.")
 	fss.FlagSet("memory").BoolVar(&o.ReturnIdleMemory, "return-idle-memory", o.ReturnIdleMemory,
 		"After a busy spell (start-up, a burst of events), once the server allocates under 1 MiB/s for 5 s while its heap "+
 			"holds 8 MiB or more beyond its live objects, collect and give that memory back to the operating system "+
@@ -406,6 +413,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 // Run serves until ctx is done, then shuts down gracefully.
 func (o *Options) Run(ctx context.Context) error {
 	debug.SetGCPercent(o.GCPercent)
+	if o.GCMinHeadroomMiB > 0 {
+		go gcHeadroom{percent: o.GCPercent, min: uint64(o.GCMinHeadroomMiB) << 20, period: 5 * time.Second}.run(ctx)
+	}
 	defer o.Close()
 	cfg, err := o.Config()
 	if err != nil {
