@@ -103,7 +103,11 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
 		for _, c := range workCounterNames {
 			if v, ok := res.work[c.name]; ok {
-				r.add(fmt.Sprintf("delivery.%s.%s per event (server)", path.name, c.name), c.unit, v*c.scale)
+				per := "per event"
+				if c.per != "" {
+					per = c.per
+				}
+				r.add(fmt.Sprintf("delivery.%s.%s %s (server)", path.name, c.name, per), c.unit, v*c.scale)
 			}
 		}
 		r.add(fmt.Sprintf("delivery.%s.sink connections opened", path.name), "connections", float64(res.connections)).
@@ -480,15 +484,16 @@ func (b *bench) ensureProvider(ctx context.Context, ns string, p *v1beta2.Provid
 var workCounterNames = []struct {
 	name, metric, match, unit string
 	scale                     float64
+	per                       string // what the scaled value is per: one event unless said
 }{
-	{"allocated", "go_memstats_alloc_bytes_total", "", "KiB", 1.0 / 1024},
-	{"allocations", "go_memstats_mallocs_total", "", "objects", 1},
-	{"watch decodes", "notification_event_watch_decodes_total", `result="decoded"`, "decodes", 1},
-	{"watch decode copies", "notification_event_watch_decodes_total", `result="copied"`, "copies", 1},
+	{"allocated", "go_memstats_alloc_bytes_total", "", "KiB", 1.0 / 1024, ""},
+	{"allocations", "go_memstats_mallocs_total", "", "objects", 1, ""},
+	{"watch decodes", "notification_event_watch_decodes_total", `result="decoded"`, "decodes", 1, ""},
+	{"watch decode copies", "notification_event_watch_decodes_total", `result="copied"`, "copies", 1, ""},
 	// The Go runtime's own estimate of the collector's CPU, apart from the
 	// process's (which the machine's drift blurs), and how often it ran.
-	{"GC CPU", "go_cpu_classes_gc_total_cpu_seconds_total", "", "µs", 1e6},
-	{"GC cycles (per 1,000 events)", "go_gc_cycles_total_gc_cycles_total", "", "cycles", 1000},
+	{"GC CPU", "go_cpu_classes_gc_total_cpu_seconds_total", "", "µs", 1e6, ""},
+	{"GC cycles", "go_gc_cycles_total_gc_cycles_total", "", "cycles", 1000, "per 1,000 events"},
 }
 
 // workCounters reads workCounterNames from the server's metrics.
