@@ -23,19 +23,8 @@ import (
 func TestEventBatchCreatesEachItemAsACreateAlone(t *testing.T) {
 	ns := "batches"
 	events := client.NotificationV1beta2().Events(ns)
-	before, err := events.Create(t.Context(), newEvent(ns, "stored before"), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	invalid := newEvent(ns, "invalid")
-	invalid.Severity = "warning"
-	batch := &v1beta2.EventBatch{Items: []v1beta2.Event{
-		*newEvent(ns, "first"),
-		*newEvent(ns, "stored before"),
-		*invalid,
-		*newEvent(ns, "second"),
-		*newEvent(ns, "first"),
-	}}
+	before, batch := batchOfEachKind(t, ns, "first")
+	batch.Items = append(batch.Items, *newEvent(ns, "second"), *newEvent(ns, "first"))
 	got, err := client.NotificationV1beta2().EventBatches(ns).Create(t.Context(), batch, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create batch: %v", err)
@@ -144,18 +133,8 @@ func TestEventBatchRefusesABadBatchWhole(t *testing.T) {
 func TestADryRunOfABatchAnswersAsItsCreatesWouldAndStoresNothing(t *testing.T) {
 	ns := "batch-dry-run"
 	events := client.NotificationV1beta2().Events(ns)
-	before, err := events.Create(t.Context(), newEvent(ns, "stored before"), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	invalid := newEvent(ns, "invalid")
-	invalid.Severity = "warning"
-	batch := &v1beta2.EventBatch{Items: []v1beta2.Event{
-		*newEvent(ns, "tried"),
-		*newEvent(ns, "stored before"),
-		*invalid,
-		*newEvent(ns, "tried"),
-	}}
+	before, batch := batchOfEachKind(t, ns, "tried")
+	batch.Items = append(batch.Items, *newEvent(ns, "tried"))
 	got, err := client.NotificationV1beta2().EventBatches(ns).Create(t.Context(), batch, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		t.Fatalf("a dry run of a batch: %v", err)
@@ -179,4 +158,18 @@ func TestADryRunOfABatchAnswersAsItsCreatesWouldAndStoresNothing(t *testing.T) {
 	if err != nil || len(list.Items) != 1 || list.Items[0].Name != before.Name {
 		t.Errorf("after the dry run the namespace holds %d Events (%v), want only %s", len(list.Items), err, before.Name)
 	}
+}
+
+// batchOfEachKind stores an Event in ns and returns it with a batch of
+// three items: a new Event with message first, a repeat of the stored
+// one, and one with an invalid severity.
+func batchOfEachKind(t *testing.T, ns, first string) (*v1beta2.Event, *v1beta2.EventBatch) {
+	t.Helper()
+	before, err := client.NotificationV1beta2().Events(ns).Create(t.Context(), newEvent(ns, "stored before"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalid := newEvent(ns, "invalid")
+	invalid.Severity = "warning"
+	return before, &v1beta2.EventBatch{Items: []v1beta2.Event{*newEvent(ns, first), *newEvent(ns, "stored before"), *invalid}}
 }

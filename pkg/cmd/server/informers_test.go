@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 
@@ -60,11 +61,7 @@ func TestTheSecretInformerKeepsTheDataAndDropsTheManagedFields(t *testing.T) {
 	if err := stripSecretsManagedFields(f); err != nil {
 		t.Fatal(err)
 	}
-	lister := f.Core().V1().Secrets().Lister()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f.Start(ctx.Done())
-	f.WaitForCacheSync(ctx.Done())
+	lister := startSecrets(t, f)
 	s, err := lister.Secrets("flux-system").Get("token")
 	if err != nil {
 		t.Fatal(err)
@@ -97,11 +94,7 @@ func TestTheSecretInformerLeavesOutHelmReleases(t *testing.T) {
 	if err := stripSecretsManagedFields(f); err != nil {
 		t.Fatal(err)
 	}
-	lister := f.Core().V1().Secrets().Lister()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f.Start(ctx.Done())
-	f.WaitForCacheSync(ctx.Done())
+	lister := startSecrets(t, f)
 	select {
 	case got := <-selectors:
 		if got != "type!=helm.sh/release.v1" {
@@ -113,4 +106,16 @@ func TestTheSecretInformerLeavesOutHelmReleases(t *testing.T) {
 	if _, err := lister.Secrets("flux-system").Get("token"); err != nil {
 		t.Errorf("a Secret a Provider can use: %v", err)
 	}
+}
+
+// startSecrets starts f until the test ends and returns its Secret lister
+// once the cache has synced.
+func startSecrets(t *testing.T, f kubeinformers.SharedInformerFactory) corelisters.SecretLister {
+	t.Helper()
+	lister := f.Core().V1().Secrets().Lister()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	f.Start(ctx.Done())
+	f.WaitForCacheSync(ctx.Done())
+	return lister
 }

@@ -201,13 +201,28 @@ func (h gcHeadroom) run(ctx context.Context) {
 				continue
 			}
 			live := samples[0].Value.Uint64()
-			if t := h.target(live); t != current {
+			if t := h.target(live); worthSetting(current, t) {
 				debug.SetGCPercent(t)
 				logger.V(4).Info("Set the collector's target", "gcPercent", t, "liveHeap", live)
 				current = t
 			}
 		}
 	}
+}
+
+// worthSetting tells whether the target should move from current to t:
+// the live heap moves a little with every collection, and the target need
+// not follow each move. A change of sign (the collector off or on) always
+// counts.
+func worthSetting(current, t int) bool {
+	if (current < 0) != (t < 0) {
+		return true
+	}
+	diff := t - current
+	if diff < 0 {
+		diff = -diff
+	}
+	return diff*10 > max(current, 1)
 }
 
 // gcPercentDefault is --gc-percent's default: GOGC from the environment,

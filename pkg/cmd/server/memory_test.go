@@ -111,3 +111,23 @@ func TestTheHeapMayGrowByAtLeastTheMinimumHeadroom(t *testing.T) {
 		t.Errorf("no minimum: %d", got)
 	}
 }
+
+func TestTheTargetMovesOnlyByMoreThanATenth(t *testing.T) {
+	for _, tc := range []struct {
+		current, target int
+		want            bool
+	}{
+		{320, 318, false},
+		{320, 290, false},
+		{320, 280, true},
+		{100, 142, true},
+		{142, 100, true},
+		{100, 100, false},
+		{-1, 100, true},
+		{100, -1, true},
+	} {
+		if got := worthSetting(tc.current, tc.target); got != tc.want {
+			t.Errorf("from %d to %d: %v, want %v", tc.current, tc.target, got, tc.want)
+		}
+	}
+}

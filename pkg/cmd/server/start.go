@@ -261,6 +261,9 @@ func (o *Options) Validate() error {
 	} else if o.Events.DedupWindow > o.Events.Retention {
 		errs = append(errs, fmt.Errorf("--event-dedup-window (%s) must not exceed --event-retention (%s)", o.Events.DedupWindow, o.Events.Retention))
 	}
+	if o.GCMinHeadroomMiB < 0 {
+		errs = append(errs, fmt.Errorf("--gc-min-headroom-mib must not be negative, got %d", o.GCMinHeadroomMiB))
+	}
 	errs = append(errs, o.LeaderElection.Validate()...)
 	return utilerrors.NewAggregate(errs)
 }

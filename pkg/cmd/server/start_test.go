@@ -68,3 +68,17 @@ func TestLeaseTimingsTheElectorWouldRefuseStopTheServerAtStart(t *testing.T) {
 		})
 	}
 }
+
+func TestTheCollectorFlagsAreReadAndANegativeHeadroomRefused(t *testing.T) {
+	o := parse(t, "--etcd-servers=http://127.0.0.1:2379", "--gc-percent=150", "--gc-min-headroom-mib=32")
+	if o.GCPercent != 150 || o.GCMinHeadroomMiB != 32 {
+		t.Errorf("--gc-percent=150 --gc-min-headroom-mib=32 read as %d and %d", o.GCPercent, o.GCMinHeadroomMiB)
+	}
+	if err := o.Validate(); err != nil {
+		t.Errorf("refused: %v", err)
+	}
+	err := parse(t, "--etcd-servers=http://127.0.0.1:2379", "--gc-min-headroom-mib=-1").Validate()
+	if err == nil || !strings.Contains(err.Error(), "--gc-min-headroom-mib must not be negative") {
+		t.Errorf("a negative headroom: %v", err)
+	}
+}
