@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apiserver/pkg/features"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/component-base/featuregate"
 )
 
 // parse applies command-line arguments to fresh options, as the command does.
@@ -81,4 +84,28 @@ func TestTheCollectorFlagsAreReadAndANegativeHeadroomRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--gc-min-headroom-mib must not be negative") {
 		t.Errorf("a negative headroom: %v", err)
 	}
+}
+
+func TestTheServerTurnsOffTheGatesThatCostItAndTheFlagTurnsThemBackOn(t *testing.T) {
+	gates := []featuregate.Feature{
+		features.ListFromCacheSnapshot,
+		features.APIResponseCompression,
+		features.WatchListCompression,
+		features.ConcurrentWatchObjectDecode,
+	}
+	parse(t)
+	for _, g := range gates {
+		if utilfeature.DefaultFeatureGate.Enabled(g) {
+			t.Errorf("%s is on by default", g)
+		}
+	}
+	parse(t, "--feature-gates=ConcurrentWatchObjectDecode=true,WatchListCompression=true")
+	for _, g := range gates {
+		want := g == features.ConcurrentWatchObjectDecode || g == features.WatchListCompression
+		if got := utilfeature.DefaultFeatureGate.Enabled(g); got != want {
+			t.Errorf("with --feature-gates=ConcurrentWatchObjectDecode=true,WatchListCompression=true, %s is %v", g, got)
+		}
+	}
+	// Back to the defaults, for the tests after this one.
+	parse(t)
 }
