@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/settings"
@@ -20,8 +21,13 @@ import (
 // Client posts to one Provider's receiver: through its proxy, trusting its
 // CA, presenting its client certificate, and never past its timeout.
 type Client struct {
-	http    *http.Client
-	secrets []string
+	http *http.Client
+	// settings are the Provider's, for secrets: what Redact hides is
+	// listed on its first call, as most deliveries have no error to
+	// redact (listing them was 1% of the server's CPU in a burst).
+	settings *settings.Settings
+	once     sync.Once
+	secrets  []string
 }
 
 // NewClient builds the HTTP client of a Provider, on a transport of its
@@ -105,6 +111,11 @@ func secretsOf(s *settings.Settings) []string {
 
 // Redact replaces the secrets of the Provider in a message.
 func (c *Client) Redact(msg string) string {
+	c.once.Do(func() {
+		if c.settings != nil {
+			c.secrets = secretsOf(c.settings)
+		}
+	})
 	for _, s := range c.secrets {
 		msg = strings.ReplaceAll(msg, s, "*****")
 	}

@@ -57,7 +57,7 @@ func TestRedactHidesEveryFormOfASecret(t *testing.T) {
 			b64("proxy:s3cr3t-pp"), "Proxy-Authorization: Basic " + b64("proxy:s3cr3t-pp")},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := &Client{secrets: secretsOf(&tc.settings)}
+			c := &Client{settings: &tc.settings}
 			got := c.Redact(tc.echoed)
 			if strings.Contains(got, tc.secret) || !strings.Contains(got, "*****") {
 				t.Errorf("Redact(%q) = %q, still holding %q", tc.echoed, got, tc.secret)
@@ -67,7 +67,7 @@ func TestRedactHidesEveryFormOfASecret(t *testing.T) {
 }
 
 func TestRedactLeavesMessagesWithoutSecretsAlone(t *testing.T) {
-	c := &Client{secrets: secretsOf(&settings.Settings{Address: "https://hooks.example.com/x?a=1", Token: "abc"})}
+	c := &Client{settings: &settings.Settings{Address: "https://hooks.example.com/x?a=1", Token: "abc"}}
 	msg := "hooks.example.com answered 401 Unauthorized: who are you?"
 	if got := c.Redact(msg); got != msg {
 		t.Errorf("Redact(%q) = %q", msg, got)

@@ -55,8 +55,8 @@ func (t *Transports) NewClient(s *settings.Settings, timeout time.Duration) (*Cl
 		return nil, err
 	}
 	return &Client{
-		http:    &http.Client{Transport: transport, Timeout: timeout},
-		secrets: secretsOf(s),
+		http:     &http.Client{Transport: transport, Timeout: timeout},
+		settings: s,
 	}, nil
 }
 
