@@ -381,6 +381,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Authentication.Authenticator = withFrontProxyVerified(cfg.Authentication.Authenticator, cfg.Authentication.RequestHeaderConfig)
 	if o.etcd != nil {
 		// The embedded etcd is called in-process, not over its port.
 		if o.storage, err = newInProcessStorage(o.etcd, cfg.RESTOptionsGetter, o.RecommendedOptions.Etcd); err != nil {
