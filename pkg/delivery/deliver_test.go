@@ -2,20 +2,13 @@ package delivery
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +19,7 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/fake"
 	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
+	"github.com/notification-apiserver/notification-apiserver/test/testcert"
 )
 
 // newCachedDispatcher returns a dispatcher whose caches hold Alerts,
@@ -58,23 +52,8 @@ func newCachedDispatcher(tb testing.TB, alerts []*v1beta2.Alert, providers []*v1
 
 // clientCertificate is a throwaway ECDSA key pair in PEM.
 func clientCertificate(tb testing.TB) (certPEM, keyPEM []byte) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "notification-apiserver"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	c := testcert.New(tb, testcert.Options{CommonName: "notification-apiserver"})
+	return c.CertPEM, c.KeyPEM
 }
 
 // tlsReceiver is a TLS receiver counting the connections it accepts, and

@@ -182,9 +182,9 @@ func TestTLSCertSecretRefIsTheOnlyTrust(t *testing.T) {
 	mutual := newTLSSink(t, selfSigned, clientCA)
 
 	objects := []map[string]any{
-		secretObject(ns, "sink-ca", map[string]string{"ca.crt": string(selfSigned.certPEM)}),
+		secretObject(ns, "sink-ca", map[string]string{"ca.crt": string(selfSigned.CertPEM)}),
 		secretObject(ns, "sink-ca-and-client", map[string]string{
-			"ca.crt": string(selfSigned.certPEM), "tls.crt": string(clientCert.certPEM), "tls.key": string(clientCert.keyPEM)}),
+			"ca.crt": string(selfSigned.CertPEM), "tls.crt": string(clientCert.CertPEM), "tls.key": string(clientCert.KeyPEM)}),
 	}
 	for _, p := range []struct{ name, address, certSecret string }{
 		{"trusted", trusted.URL + "/trusted", "sink-ca"},
@@ -269,7 +269,7 @@ kind: Secret
 metadata: {name: proxied, namespace: `+nsA+`}
 stringData: {address: "https://203.0.113.10/hook", proxy: "https://127.0.0.1:3128"}
 `))
-	applyObjects(t, nil, secretObject(nsA, "sink-ca", map[string]string{"ca.crt": string(cert.certPEM)}))
+	applyObjects(t, nil, secretObject(nsA, "sink-ca", map[string]string{"ca.crt": string(cert.CertPEM)}))
 	both := []map[string]any{
 		providerObject(nsA, "sink", map[string]any{"type": "generic", "secretRef": map[string]any{"name": "sink"}, "certSecretRef": map[string]any{"name": "sink-ca"}}),
 		alertObject(nsA, "own", "sink", "Kustomization"),
@@ -452,7 +452,7 @@ func TestSentinelSecretsNeverShowAnywhere(t *testing.T) {
 		{name: "headers", spec: map[string]any{"type": "generic"}, failing: true, secret: map[string]string{
 			"address": echo.URL + "/headers",
 			"headers": "Authorization: Bearer " + secret("header") + "\nX-Api-Key: " + secret("api-key") + "\n"}},
-		{name: "basic-and-query", spec: map[string]any{"type": "generic"}, failing: true, certs: map[string]string{"ca.crt": string(cert.certPEM)},
+		{name: "basic-and-query", spec: map[string]any{"type": "generic"}, failing: true, certs: map[string]string{"ca.crt": string(cert.CertPEM)},
 			secret: map[string]string{"address": "https://user:" + secret("pass") + "@" + hostOf(tlsEcho.URL) + "/basic?token=" + secret("query") + "&team=flux"}},
 		{name: "query", spec: map[string]any{"type": "generic"}, failing: true,
 			secret: map[string]string{"address": echo.URL + "/query?team=flux&token=" + secret("query-value")}},
@@ -483,7 +483,7 @@ func TestSentinelSecretsNeverShowAnywhere(t *testing.T) {
 		{name: "bad-ca", spec: map[string]any{"type": "generic", "address": echo.URL + "/x"}, certs: map[string]string{
 			"ca.crt": "-----BEGIN CERTIFICATE-----\n" + secret("ca") + "\n-----END CERTIFICATE-----\n"}},
 		{name: "bad-client-key", spec: map[string]any{"type": "generic", "address": echo.URL + "/x"}, certs: map[string]string{
-			"tls.crt": string(cert.certPEM), "tls.key": "-----BEGIN PRIVATE KEY-----\n" + secret("key") + "\n-----END PRIVATE KEY-----\n"}},
+			"tls.crt": string(cert.CertPEM), "tls.key": "-----BEGIN PRIVATE KEY-----\n" + secret("key") + "\n-----END PRIVATE KEY-----\n"}},
 	}
 	var objects []map[string]any
 	for _, p := range providers {

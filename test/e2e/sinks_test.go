@@ -1,22 +1,15 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/notification-apiserver/notification-apiserver/test/testcert"
 )
 
 // recordingSink is a receiver on loopback that records the paths it is
@@ -60,13 +53,13 @@ func (s *recordingSink) paths() []string {
 // client certificate from clientCA when given.
 func tlsConfigOf(t *testing.T, cert *certificate, clientCA *certificate) *tls.Config {
 	t.Helper()
-	pair, err := tls.X509KeyPair(cert.certPEM, cert.keyPEM)
+	pair, err := tls.X509KeyPair(cert.CertPEM, cert.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	if clientCA != nil {
-		cfg.ClientCAs = clientCA.pool()
+		cfg.ClientCAs = clientCA.Pool()
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg
@@ -91,66 +84,10 @@ func newTLSSinkFunc(t *testing.T, cert, clientCA *certificate, handler http.Hand
 }
 
 // certificate is a certificate for 127.0.0.1 and localhost, with its key.
-type certificate struct {
-	cert            *x509.Certificate
-	key             *ecdsa.PrivateKey
-	certPEM, keyPEM []byte
-}
+type certificate = testcert.Certificate
 
 // newCertificate makes a certificate named commonName, for serving and
 // for clients: self-signed when issuer is nil, else signed by issuer.
 func newCertificate(t *testing.T, commonName string, issuer *certificate, isCA bool) *certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	template := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"localhost"},
-		BasicConstraintsValid: true,
-		IsCA:                  isCA,
-	}
-	if isCA {
-		template.KeyUsage |= x509.KeyUsageCertSign
-	}
-	parent, signer := template, key
-	if issuer != nil {
-		parent, signer = issuer.cert, issuer.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &certificate{
-		cert:    cert,
-		key:     key,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-}
-
-// pool is a pool holding only c.
-func (c *certificate) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(c.cert)
-	return p
+	return testcert.New(t, testcert.Options{CommonName: commonName, Issuer: issuer, CA: isCA})
 }

@@ -1,13 +1,8 @@
 package server
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -17,39 +12,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
-)
 
-// issue makes a certificate for cn valid in [from, until), signed by
-// parent's key (self-signed, a CA, when parent is nil).
-func issue(t *testing.T, cn string, from, until time.Time, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, NotBefore: from, NotAfter: until,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	signer := key
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-		parent = tmpl
-	} else {
-		signer = parentKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
+	"github.com/notification-apiserver/notification-apiserver/test/testcert"
+)
 
 // countingAuth refuses every request and counts them: the server's own
 // authenticator, as far as these tests go.
@@ -72,13 +37,13 @@ func proxied(certs ...*x509.Certificate) *http.Request {
 
 func TestTheFrontProxyIsVerifiedOncePerCertificateAndAnsweredAsTheRequestHeaderAuthenticatorWould(t *testing.T) {
 	start := time.Now()
-	ca, caKey := issue(t, "front-proxy-ca", start.Add(-time.Hour), start.Add(24*time.Hour), nil, nil)
-	leaf, _ := issue(t, "front-proxy-client", start.Add(-time.Hour), start.Add(2*time.Hour), ca, caKey)
-	otherCA, otherKey := issue(t, "other-ca", start.Add(-time.Hour), start.Add(24*time.Hour), nil, nil)
-	stranger, _ := issue(t, "front-proxy-client", start.Add(-time.Hour), start.Add(2*time.Hour), otherCA, otherKey)
+	ca := testcert.New(t, testcert.Options{CommonName: "front-proxy-ca", CA: true})
+	leaf := testcert.New(t, testcert.Options{CommonName: "front-proxy-client", NotAfter: start.Add(2 * time.Hour), Issuer: ca}).Cert
+	stranger := testcert.New(t, testcert.Options{CommonName: "front-proxy-client",
+		Issuer: testcert.New(t, testcert.Options{CommonName: "other-ca", CA: true})}).Cert
 
 	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	roots.AddCert(ca.Cert)
 	verifyOptions := func() (x509.VerifyOptions, bool) {
 		return x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, true
 	}
@@ -130,7 +95,7 @@ func TestTheFrontProxyIsVerifiedOncePerCertificateAndAnsweredAsTheRequestHeaderA
 	authenticated("after the minute", proxied(leaf), 2)
 
 	roots = x509.NewCertPool()
-	roots.AddCert(ca)
+	roots.AddCert(ca.Cert)
 	authenticated("a new CA bundle", proxied(leaf), 3)
 
 	names = headerrequest.StaticStringSlice{"someone-else"}
