@@ -12,12 +12,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/audit"
+	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
 	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
@@ -50,8 +53,20 @@ import (
 // flight) and the per-request tracing span. make bench, A/B: 9% less CPU
 // per Event through the receiver.
 
+// The create path: creates of this API group that the kube-apiserver
+// proxies (through the aggregation layer) take the same shorter chain
+// around the server's own API handler, which decodes, admits, tracks
+// managed fields, stores and answers them as for any request. The
+// kube-apiserver has already applied its priority and fairness to the
+// request before proxying it; the request deadline bounds the create
+// without the timeout filter's goroutine (the create handler answers 504
+// when it passes). make bench, A/B: 9% less CPU per Event created through
+// the API, and Provider creates at or above the CRD's rate. Requests
+// straight to the server, impersonation, CORS, and every request while
+// tracing is configured take the full chain.
+
 // batchPath serves the EventBatch creates that need nothing of the full
-// chain.
+// chain, and the creates of the create path.
 type batchPath struct {
 	// storage is the eventbatches storage, once New has built it.
 	storage atomic.Pointer[rest.Creater]
@@ -61,6 +76,7 @@ type batchPath struct {
 }
 
 const (
+	groupPathPrefix = "/apis/" + notification.GroupName + "/"
 	batchPathPrefix = "/apis/" + notification.GroupName + "/v1beta2/namespaces/"
 	batchPathSuffix = "/eventbatches"
 )
@@ -72,6 +88,12 @@ var (
 		Help:           "EventBatch creates served by the batch path (a shorter handler chain than other requests), by HTTP code.",
 		StabilityLevel: compbasemetrics.ALPHA,
 	}, []string{"code"})
+	createPathRequests = compbasemetrics.NewCounter(&compbasemetrics.CounterOpts{
+		Namespace:      "notification",
+		Name:           "create_path_requests_total",
+		Help:           "Creates proxied by the kube-apiserver that took the create path (a shorter handler chain than other requests).",
+		StabilityLevel: compbasemetrics.ALPHA,
+	})
 	registerBatchPathMetrics sync.Once
 )
 
@@ -91,22 +113,42 @@ func withBatchPath(p *batchPath, build func(http.Handler, *genericapiserver.Conf
 			// only the full chain sees.
 			return full
 		}
-		registerBatchPathMetrics.Do(func() { legacyregistry.MustRegister(batchPathRequests) })
-		short := p.chain(c)
+		registerBatchPathMetrics.Do(func() { legacyregistry.MustRegister(batchPathRequests, createPathRequests) })
+		short := p.chain(c, http.HandlerFunc(p.serve))
+		var creates http.Handler
+		var userHeaders headerrequest.StringSliceProvider
+		if rh := c.Authentication.RequestHeaderConfig; rh != nil && rh.UsernameHeaders != nil && !tracing(c.TracerProvider) {
+			creates = p.chain(c, apiHandler)
+			userHeaders = rh.UsernameHeaders
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if p.takes(req) {
+			switch {
+			case p.takes(req):
 				short.ServeHTTP(w, req)
-				return
+			case creates != nil && p.takesCreate(req, userHeaders):
+				createPathRequests.Inc()
+				creates.ServeHTTP(w, req)
+			default:
+				full.ServeHTTP(w, req)
 			}
-			full.ServeHTTP(w, req)
 		})
 	}
 }
 
-// chain wraps the batch handler in the filters of DefaultBuildHandlerChain
-// that decide something for such a request, in the same order.
-func (p *batchPath) chain(c *genericapiserver.Config) http.Handler {
-	var h http.Handler = http.HandlerFunc(p.serve)
+// tracing tells whether tp records traces: with none configured, the
+// server has Kubernetes' no-op provider.
+func tracing(tp trace.TracerProvider) bool {
+	if tp == nil {
+		return false
+	}
+	_, noop := tp.Tracer("").(nooptrace.Tracer)
+	return !noop
+}
+
+// chain wraps h in the filters of DefaultBuildHandlerChain that decide
+// something for the requests of the batch and create paths, in the same
+// order.
+func (p *batchPath) chain(c *genericapiserver.Config, h http.Handler) http.Handler {
 	h = genericapifilters.WithAuthorization(h, c.Authorization.Authorizer, c.Serializer)
 	h = genericapifilters.WithAudit(h, c.AuditBackend, c.AuditPolicyRuleEvaluator, c.LongRunningFunc)
 	failed := genericapifilters.Unauthorized(c.Serializer)
@@ -117,6 +159,7 @@ func (p *batchPath) chain(c *genericapiserver.Config) http.Handler {
 	h = genericfilters.WithWaitGroup(h, c.LongRunningFunc, c.NonLongRunningRequestWaitGroup)
 	h = genericapifilters.WithCacheControl(h)
 	h = genericfilters.WithHSTS(h, c.HSTSDirectives)
+	h = genericfilters.WithHTTPLogging(h)
 	h = genericapifilters.WithRequestInfo(h, c.RequestInfoResolver)
 	h = genericapifilters.WithRequestReceivedTimestamp(h)
 	h = genericfilters.WithPanicRecovery(h, c.RequestInfoResolver)
@@ -151,6 +194,31 @@ func (p *batchPath) takes(req *http.Request) bool {
 		return false
 	}
 	if req.Header.Get("Origin") != "" || strings.Contains(req.Header.Get("Accept"), "as=") {
+		return false
+	}
+	for name := range req.Header {
+		if strings.HasPrefix(name, "Impersonate-") {
+			return false
+		}
+	}
+	return true
+}
+
+// takesCreate tells whether req is a create the create path serves: POST
+// to this API group, sent by the kube-apiserver's front proxy (a client
+// certificate and a user header, which the authentication filter checks;
+// userHeaders names the user headers), without impersonation or CORS. The API handler does the rest as for any request: query
+// parameters, content types, the answer's form.
+func (p *batchPath) takesCreate(req *http.Request, userHeaders headerrequest.StringSliceProvider) bool {
+	if req.Method != http.MethodPost || p.storage.Load() == nil || req.TLS == nil || len(req.TLS.PeerCertificates) == 0 ||
+		!strings.HasPrefix(req.URL.Path, groupPathPrefix) || req.Header.Get("Origin") != "" {
+		return false
+	}
+	user := false
+	for _, name := range userHeaders.Value() {
+		user = user || req.Header.Get(name) != ""
+	}
+	if !user {
 		return false
 	}
 	for name := range req.Header {

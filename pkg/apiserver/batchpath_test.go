@@ -1,11 +1,16 @@
 package apiserver
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
 	"k8s.io/apiserver/pkg/registry/rest"
+	componenttracing "k8s.io/component-base/tracing"
 )
 
 // TestTheBatchPathTakesOnlyPlainProtobufCreates: anything the batch path
@@ -54,3 +59,66 @@ func TestTheBatchPathTakesOnlyPlainProtobufCreates(t *testing.T) {
 }
 
 type fakeCreater struct{ rest.Creater }
+
+// TestTheCreatePathTakesOnlyCreatesTheKubeAPIServerProxies: a create of
+// this group that the front proxy sent (its client certificate, a user
+// header) takes the create path; anything the full chain decides
+// otherwise, or that did not come through the kube-apiserver, does not.
+func TestTheCreatePathTakesOnlyCreatesTheKubeAPIServerProxies(t *testing.T) {
+	const url = "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/providers"
+	headers := headerrequest.StaticStringSlice{"X-Remote-User"}
+	proxied := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{{}}}
+	request := func(method, url string, state *tls.ConnectionState, header ...string) *http.Request {
+		req := httptest.NewRequest(method, url, nil)
+		req.TLS = state
+		req.Header.Set("X-Remote-User", "erin")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return req
+	}
+	p := &batchPath{}
+	if p.takesCreate(request(http.MethodPost, url, proxied), headers) {
+		t.Error("the create path took a request before the server had its storage")
+	}
+	var storage rest.Creater = &fakeCreater{}
+	p.bind(storage)
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		want bool
+	}{
+		{"a proxied create", request(http.MethodPost, url, proxied), true},
+		{"with a query and JSON", request(http.MethodPost, url+"?fieldManager=kubectl-create&dryRun=All", proxied, "Content-Type", "application/json"), true},
+		{"a create of an Event", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/events", proxied), true},
+		{"a create of an EventBatch in JSON", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/eventbatches", proxied), true},
+		{"no user header", request(http.MethodPost, url, proxied, "X-Remote-User", ""), false},
+		{"another user header", request(http.MethodPost, url, proxied, "X-Remote-User", "", "X-Other-User", "erin"), false},
+		{"no client certificate", request(http.MethodPost, url, &tls.ConnectionState{}), false},
+		{"not TLS", request(http.MethodPost, url, nil), false},
+		{"a GET", request(http.MethodGet, url, proxied), false},
+		{"an update", request(http.MethodPut, url+"/slack", proxied), false},
+		{"a patch", request(http.MethodPatch, url+"/slack", proxied), false},
+		{"a delete", request(http.MethodDelete, url+"/slack", proxied), false},
+		{"another group", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io.example.com/v1/namespaces/a/providers", proxied), false},
+		{"the core group", request(http.MethodPost, "/api/v1/namespaces", proxied), false},
+		{"impersonation", request(http.MethodPost, url, proxied, "Impersonate-User", "frank"), false},
+		{"impersonating a UID", request(http.MethodPost, url, proxied, "Impersonate-Uid", "1"), false},
+		{"CORS", request(http.MethodPost, url, proxied, "Origin", "https://example.com"), false},
+	} {
+		if got := p.takesCreate(tc.req, headers); got != tc.want {
+			t.Errorf("%s: takesCreate = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestTracingIsToldFromTheNoopProvider: with tracing configured every
+// request takes the full chain, which makes its spans.
+func TestTracingIsToldFromTheNoopProvider(t *testing.T) {
+	if tracing(nil) || tracing(componenttracing.NewNoopTracerProvider()) {
+		t.Error("tracing() with no tracer provider configured = true")
+	}
+	if !tracing(sdktrace.NewTracerProvider()) {
+		t.Error("tracing() of an SDK tracer provider = false")
+	}
+}

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
+)
+
+// TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator: a create
+// that the kube-apiserver proxies takes the server's create path (a
+// shorter handler chain around the same API handler); with an Origin
+// header (CORS) the same request takes the full chain. Each create answers
+// the same on both: the object stored with its managed fields, the
+// warning of an unknown field, strict validation, a dry run, an invalid
+// Provider, a namespace that does not exist, an Event.
+func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
+	ns := "e2e-create-path"
+	createNamespace(t, ns)
+	proxy := startProxy(t)
+	base := proxy + "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/"
+
+	type answer struct {
+		code     int
+		body     string
+		warnings []string
+	}
+	// short counts the requests sent to take the create path.
+	short := 0
+	post := func(full bool, namespace, resource, query, body string) answer {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+namespace+"/"+resource+query, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", "create-path-test")
+		if full {
+			req.Header.Set("Origin", "https://example.com")
+		} else {
+			short++
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return answer{code: resp.StatusCode, body: string(data), warnings: resp.Header.Values("Warning")}
+	}
+	// comparable is what must be equal of two created objects: all but
+	// the name, the identity, the version and the times.
+	comparable := func(body, name string) map[string]any {
+		t.Helper()
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(body), &obj); err != nil {
+			t.Fatalf("answer %q: %v", body, err)
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		if meta == nil || meta["name"] != name {
+			t.Fatalf("answer %s: want the object %s", body, name)
+		}
+		for _, k := range []string{"name", "uid", "resourceVersion", "creationTimestamp", "generation"} {
+			delete(meta, k)
+		}
+		fields, _ := meta["managedFields"].([]any)
+		if len(fields) == 0 {
+			t.Errorf("answer %s: no managed fields", body)
+		}
+		for _, f := range fields {
+			delete(f.(map[string]any), "time")
+		}
+		if status, ok := obj["status"].(map[string]any); ok {
+			conditions, _ := status["conditions"].([]any)
+			for _, c := range conditions {
+				delete(c.(map[string]any), "lastTransitionTime")
+			}
+			delete(status, "observedGeneration")
+		}
+		return obj
+	}
+	provider := func(name, spec string) string {
+		return `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Provider","metadata":{"name":"` + name +
+			`","labels":{"team":"a"}},"spec":` + spec + `}`
+	}
+	event := func(name string) string {
+		return `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Event","metadata":{"name":"` + name + `"},` +
+			`"involvedObject":{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","name":"apps","namespace":"` + ns + `"},` +
+			`"severity":"info","timestamp":"2026-11-27T10:00:00Z","reason":"ReconciliationSucceeded","message":"applied","reportingController":"kustomize-controller"}`
+	}
+	before := createPathRequests(t)
+
+	for _, tc := range []struct {
+		name, namespace, resource, query string
+		body                             func(name string) string
+		want                             int
+		says                             string
+	}{
+		{"a Provider", ns, "providers", "", func(n string) string {
+			return provider(n, `{"type":"generic","address":"https://example.com/hook","timeout":"5s"}`)
+		}, http.StatusCreated, ""},
+		{"an unknown field", ns, "providers", "", func(n string) string {
+			return provider(n, `{"type":"slack","channel":"general","address":"https://example.com/hook","colour":"red"}`)
+		}, http.StatusCreated, ""},
+		{"an unknown field, strict", ns, "providers", "?fieldValidation=Strict", func(n string) string {
+			return provider(n, `{"type":"slack","channel":"general","address":"https://example.com/hook","colour":"red"}`)
+		}, http.StatusBadRequest, `unknown field \"spec.colour\"`},
+		{"a dry run", ns, "providers", "?dryRun=All", func(n string) string {
+			return provider(n, `{"type":"generic","address":"https://example.com/hook"}`)
+		}, http.StatusCreated, ""},
+		{"an invalid Provider", ns, "providers", "", func(n string) string {
+			return provider(n, `{"type":"nope","address":"https://example.com/hook"}`)
+		}, http.StatusUnprocessableEntity, "spec.type"},
+		{"a field manager", ns, "providers", "?fieldManager=create-path", func(n string) string {
+			return provider(n, `{"type":"generic","address":"https://example.com/hook"}`)
+		}, http.StatusCreated, `"manager":"create-path"`},
+		{"a namespace that does not exist", ns + "-none", "providers", "", func(n string) string {
+			return provider(n, `{"type":"generic","address":"https://example.com/hook"}`)
+		}, http.StatusNotFound, ns + "-none"},
+		{"an Event", ns, "events", "", event, http.StatusCreated, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slug := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", "-"), ",", ""))
+			shortName, fullName := slug+"-short", slug+"-full"
+			s := post(false, tc.namespace, tc.resource, tc.query, tc.body(shortName))
+			f := post(true, tc.namespace, tc.resource, tc.query, tc.body(fullName))
+			if s.code != tc.want || !strings.Contains(s.body, tc.says) {
+				t.Fatalf("the create path answered %d %s; want %d saying %q", s.code, s.body, tc.want, tc.says)
+			}
+			if s.code != f.code {
+				t.Fatalf("the create path answered %d %s\nthe full chain %d %s", s.code, s.body, f.code, f.body)
+			}
+			sw := strings.ReplaceAll(strings.Join(s.warnings, "\n"), shortName, fullName)
+			if fw := strings.Join(f.warnings, "\n"); sw != fw {
+				t.Errorf("the create path warned %q, the full chain %q", sw, fw)
+			}
+			if tc.name == "an unknown field" && !strings.Contains(sw, `unknown field \"spec.colour\"`) {
+				t.Errorf("warnings %q: want one of the unknown field spec.colour", sw)
+			}
+			if s.code != http.StatusCreated {
+				if sb := strings.ReplaceAll(s.body, shortName, fullName); sb != f.body {
+					t.Errorf("the create path answered %s\nthe full chain %s", sb, f.body)
+				}
+				return
+			}
+			so, fo := comparable(s.body, shortName), comparable(f.body, fullName)
+			if !reflect.DeepEqual(so, fo) {
+				t.Errorf("the create path stored %v\nthe full chain %v", so, fo)
+			}
+		})
+	}
+	out, err := kubectl(t, "-n", ns, "get", "providers.notification", "a-dry-run-short", "a-dry-run-full")
+	if err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("the dry runs stored a Provider: %s", out)
+	}
+
+	// kubectl create (strict validation, its field manager) takes it too.
+	mustKubectl(t, "-n", ns, "create", "-f", writeManifest(t, provider("by-kubectl", `{"type":"generic","address":"https://example.com/hook"}`)))
+	short++
+	managers := mustKubectl(t, "-n", ns, "get", "providers.notification", "by-kubectl", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}")
+	if !strings.Contains(managers, "kubectl-create") {
+		t.Errorf("kubectl's Provider has the managers %q, want kubectl-create", managers)
+	}
+	if got := createPathRequests(t) - before; got < float64(short) {
+		t.Errorf("notification_create_path_requests_total grew by %v for %d proxied creates: not all took the create path", got, short)
+	}
+}
+
+// createPathRequests reads the server's
+// notification_create_path_requests_total.
+func createPathRequests(t *testing.T) float64 {
+	t.Helper()
+	sum, err := promtext.Sum(serverMetrics(t), "notification_create_path_requests_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
