@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,9 @@ type ExtraConfig struct {
 	// EtcdClient reaches the etcd of the storage, to write Events in
 	// batches (eventbatches). Without it eventbatches is not served.
 	EtcdClient *clientv3.Client
+	// EtcdKV is the KV API EtcdClient calls, for a client without a gRPC
+	// connection (the embedded etcd's in-process client).
+	EtcdKV etcdserverpb.KVClient
 	// NotificationInformers watch this server's own resources through its
 	// loopback client; they are started after the server starts.
 	NotificationInformers informers.SharedInformerFactory
@@ -151,7 +155,7 @@ func (c completedConfig) New() (*Server, error) {
 	}
 	var eventWriter *eventstorage.Writer
 	if c.ExtraConfig.EtcdClient != nil {
-		eventWriter, err = eventstorage.NewWriter(c.ExtraConfig.EtcdClient, c.GenericConfig.RESTOptionsGetter, events.Store.KeyFunc)
+		eventWriter, err = eventstorage.NewWriter(c.ExtraConfig.EtcdClient, c.ExtraConfig.EtcdKV, c.GenericConfig.RESTOptionsGetter, events.Store.KeyFunc)
 		if err != nil {
 			return nil, err
 		}

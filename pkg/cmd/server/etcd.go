@@ -7,9 +7,12 @@ import (
 	"os"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
+	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
 )
 
 // embeddedEtcd is the real etcd server running in this process, used when
@@ -73,6 +76,11 @@ func (e *embeddedEtcd) ClientURL() string {
 // directly: no gRPC, no loopback connection. Close it before the server.
 func (e *embeddedEtcd) InProcessClient() *clientv3.Client {
 	return v3client.New(e.etcd.Server)
+}
+
+// InProcessKV is the KV API InProcessClient calls.
+func (e *embeddedEtcd) InProcessKV() etcdserverpb.KVClient {
+	return adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(e.etcd.Server))
 }
 
 // Close stops etcd after flushing its data.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -76,6 +77,8 @@ type Options struct {
 	storage *inProcessStorage // on etcd, when embedded
 	// etcdClient writes batches of Events (see Config).
 	etcdClient *clientv3.Client
+	// etcdKV is the in-process client's KV API (nil for --etcd-servers).
+	etcdKV etcdserverpb.KVClient
 }
 
 // NewOptions returns the default options.
@@ -282,6 +285,7 @@ func (o *Options) Validate() error {
 // storage's TLS settings.
 func (o *Options) newEtcdClient() (*clientv3.Client, error) {
 	if o.etcd != nil {
+		o.etcdKV = o.etcd.InProcessKV()
 		return o.etcd.InProcessClient(), nil
 	}
 	c := o.RecommendedOptions.Etcd.StorageConfig.Transport
@@ -404,6 +408,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	}
 	extra := apiserver.ExtraConfig{
 		EtcdClient:            o.etcdClient,
+		EtcdKV:                o.etcdKV,
 		NotificationInformers: notificationInformers,
 		LocalInformers:        localInformers,
 		KubeInformers:         cfg.SharedInformerFactory,

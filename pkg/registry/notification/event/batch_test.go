@@ -29,7 +29,7 @@ import (
 func newBatchStorage(t *testing.T, clock *clocktesting.FakeClock) (*REST, *BatchREST) {
 	t.Helper()
 	r, client, opts := newStorageOnEtcd(t, clock)
-	w, err := NewWriter(client, opts, r.Store.KeyFunc)
+	w, err := NewWriter(client, nil, opts, r.Store.KeyFunc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,16 +2,22 @@ package event_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
+	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,9 +33,8 @@ import (
 	"github.com/notification-apiserver/notification-apiserver/pkg/registry/notification/event"
 )
 
-// startEtcd runs a real etcd in this process, its data in a temp dir, and
-// returns an in-process client to it.
-func startEtcd(tb testing.TB) *clientv3.Client {
+// startEtcd runs a real etcd in this process, its data in a temp dir.
+func startEtcd(tb testing.TB) *embed.Etcd {
 	tb.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = tb.TempDir()
@@ -48,12 +53,8 @@ func startEtcd(tb testing.TB) *clientv3.Client {
 	case <-time.After(60 * time.Second):
 		tb.Fatal("etcd did not start")
 	}
-	c := v3client.New(e.Server)
-	tb.Cleanup(func() {
-		_ = c.Close()
-		e.Close()
-	})
-	return c
+	tb.Cleanup(e.Close)
+	return e
 }
 
 func freeAddress(tb testing.TB) string {
@@ -82,13 +83,47 @@ func keyFunc(ctx context.Context, name string) (string, error) {
 	return "/events/" + ns + "/" + name, nil
 }
 
-func newWriter(tb testing.TB) (*event.Writer, *clientv3.Client) {
-	c := startEtcd(tb)
-	w, err := event.NewWriter(c, restOptions{}, keyFunc)
+// newWriter returns a Writer on a new etcd, through an in-process client
+// as the server's embedded etcd has, or one over gRPC, as with
+// --etcd-servers; and the client.
+func newWriter(tb testing.TB, overGRPC bool) (*event.Writer, *clientv3.Client) {
+	e := startEtcd(tb)
+	var c *clientv3.Client
+	var kv pb.KVClient
+	if overGRPC {
+		var err error
+		c, err = clientv3.New(clientv3.Config{Endpoints: []string{e.Clients[0].Addr().String()}, DialTimeout: 10 * time.Second})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	} else {
+		c = v3client.New(e.Server)
+		if _, err := event.NewWriter(c, nil, restOptions{}, keyFunc); err == nil {
+			tb.Error("a Writer on an in-process client without its KV API")
+		}
+		kv = adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(e.Server))
+	}
+	// Stopped before etcd (cleanups run last first).
+	tb.Cleanup(func() { _ = c.Close() })
+	w, err := event.NewWriter(c, kv, restOptions{}, keyFunc)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return w, c
+}
+
+// clients runs test with a Writer through each kind of etcd client.
+func clients(t *testing.T, test func(t *testing.T, w *event.Writer, c *clientv3.Client)) {
+	for _, overGRPC := range []bool{false, true} {
+		name := "in-process"
+		if overGRPC {
+			name = "over gRPC"
+		}
+		t.Run(name, func(t *testing.T) {
+			w, c := newWriter(t, overGRPC)
+			test(t, w, c)
+		})
+	}
 }
 
 func anEvent(ns, name string) *notification.Event {
@@ -103,7 +138,10 @@ func anEvent(ns, name string) *notification.Event {
 }
 
 func TestWriterCreatesEachNameOnceAcrossTransactions(t *testing.T) {
-	w, c := newWriter(t)
+	clients(t, testWriterCreatesEachNameOnceAcrossTransactions)
+}
+
+func testWriterCreatesEachNameOnceAcrossTransactions(t *testing.T, w *event.Writer, c *clientv3.Client) {
 	ctx := t.Context()
 	if conflicts, err := w.Create(ctx, "ns", items(anEvent("ns", "before")), 3600, nil); err != nil || conflicts[0] != "" {
 		t.Fatalf("the first create: %v %v", conflicts, err)
@@ -163,7 +201,7 @@ func items(events ...*notification.Event) []event.CreateItem {
 // window before is there and repeats says it is a repeat of it; it is
 // when that one is older, or absent.
 func TestWriterChecksTheWindowBeforeInTheSameTransaction(t *testing.T) {
-	w, _ := newWriter(t)
+	w, _ := newWriter(t, false)
 	ctx := t.Context()
 	if _, err := w.Create(ctx, "ns", items(anEvent("ns", "k-1"), anEvent("ns", "old-1"), anEvent("ns", "k-2")), 3600, nil); err != nil {
 		t.Fatal(err)
@@ -198,7 +236,10 @@ func TestWriterChecksTheWindowBeforeInTheSameTransaction(t *testing.T) {
 }
 
 func TestWriterUpdatesStatusOnlyOverTheVersionRead(t *testing.T) {
-	w, c := newWriter(t)
+	clients(t, testWriterUpdatesStatusOnlyOverTheVersionRead)
+}
+
+func testWriterUpdatesStatusOnlyOverTheVersionRead(t *testing.T, w *event.Writer, c *clientv3.Client) {
 	ctx := t.Context()
 	a, b := anEvent("ns", "a"), anEvent("ns", "b")
 	if _, err := w.Create(ctx, "ns", items(a, b), 3600, nil); err != nil {
@@ -242,7 +283,7 @@ func TestWriterUpdatesStatusOnlyOverTheVersionRead(t *testing.T) {
 // BenchmarkWriterCreate: the cost of storing an Event alone and in
 // transactions of 10 and 100, per Event (real etcd, fsync included).
 func BenchmarkWriterCreate(b *testing.B) {
-	w, _ := newWriter(b)
+	w, _ := newWriter(b, false)
 	for _, size := range []int{1, 10, 100} {
 		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
 			n := 0
@@ -259,4 +300,23 @@ func BenchmarkWriterCreate(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
 		})
 	}
+}
+
+// Errors come back as clientv3 gives them: etcd's typed, a cancelled
+// request's as its context's.
+func TestWriterErrorsAreClientv3s(t *testing.T) {
+	clients(t, func(t *testing.T, w *event.Writer, _ *clientv3.Client) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := w.Create(ctx, "ns", items(anEvent("ns", "late")), 0, nil); !errors.Is(err, context.Canceled) {
+			t.Errorf("a create with its context cancelled: %v, want context.Canceled", err)
+		}
+		// etcd refuses a request over 1.5 MiB (--max-request-bytes).
+		a := anEvent("ns", "a")
+		a.ResourceVersion = "1"
+		a.Status.Message = strings.Repeat("x", 1600<<10)
+		if _, err := w.UpdateStatus(t.Context(), []*notification.Event{a}); !errors.Is(err, rpctypes.ErrRequestTooLarge) {
+			t.Errorf("a status of 1.6 MiB: %v, want etcd's %v", err, rpctypes.ErrRequestTooLarge)
+		}
+	})
 }
