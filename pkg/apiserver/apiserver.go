@@ -140,6 +140,8 @@ func (c completedConfig) New() (*Server, error) {
 	backlog := &backlog{}
 	eventOptions := c.ExtraConfig.Events
 	eventOptions.Pending = backlog.pending
+	eventOptions.NoAlertCanMatch = backlog.noAlertCanMatch
+	eventOptions.RoutedAtCreate = delivery.RoutedAtCreate
 	events, eventStatus, err := eventstorage.NewREST(Scheme, optsGetter, eventOptions)
 	if err != nil {
 		return nil, err
@@ -288,6 +290,13 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 // the delivery loop exists.
 type backlog struct {
 	count atomic.Pointer[delivery.Dispatcher]
+}
+
+// noAlertCanMatch tells, once the delivery loop exists, that no Alert can
+// take the events of the object.
+func (b *backlog) noAlertCanMatch(io notification.ObjectReference) bool {
+	d := b.count.Load()
+	return d != nil && d.NoAlertCanMatch(io.Namespace, io.Kind)
 }
 
 func (b *backlog) pending() int {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/address"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery/notifier"
@@ -71,15 +72,17 @@ type Options struct {
 // sends it to each Provider, and records the outcomes in the Event's
 // status, from which a restart resumes.
 type Dispatcher struct {
-	client    versioned.Interface
-	events    listers.EventLister
-	alerts    listers.AlertLister
-	alertIdx  cache.Indexer
-	providers listers.ProviderLister
-	secrets   corelisters.SecretLister
-	synced    []cache.InformerSynced
-	opts      Options
-	queue     workqueue.TypedRateLimitingInterface[string]
+	client   versioned.Interface
+	events   listers.EventLister
+	alerts   listers.AlertLister
+	alertIdx cache.Indexer
+	// alertsSynced tells when the Alerts are all known.
+	alertsSynced cache.InformerSynced
+	providers    listers.ProviderLister
+	secrets      corelisters.SecretLister
+	synced       []cache.InformerSynced
+	opts         Options
+	queue        workqueue.TypedRateLimitingInterface[string]
 
 	// resolver keeps the parsed certificates of certSecretRef Secrets and
 	// transports the connections to receivers, across deliveries.
@@ -132,17 +135,18 @@ func New(client versioned.Interface, nf informers.SharedInformerFactory, kf kube
 		return nil, fmt.Errorf("indexing Alerts by event source: %w", err)
 	}
 	d := &Dispatcher{
-		client:     client,
-		alerts:     al.Lister(),
-		alertIdx:   al.Informer().GetIndexer(),
-		providers:  pr.Lister(),
-		secrets:    se.Lister(),
-		synced:     []cache.InformerSynced{al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
-		opts:       opts,
-		written:    map[string]*v1beta2.Event{},
-		recording:  make(chan struct{}, opts.Workers),
-		resolver:   settings.NewResolver(),
-		transports: notifier.NewTransports(maxTransports, opts.Workers),
+		client:       client,
+		alerts:       al.Lister(),
+		alertIdx:     al.Informer().GetIndexer(),
+		alertsSynced: al.Informer().HasSynced,
+		providers:    pr.Lister(),
+		secrets:      se.Lister(),
+		synced:       []cache.InformerSynced{al.Informer().HasSynced, pr.Informer().HasSynced, se.Informer().HasSynced},
+		opts:         opts,
+		written:      map[string]*v1beta2.Event{},
+		recording:    make(chan struct{}, opts.Workers),
+		resolver:     settings.NewResolver(),
+		transports:   notifier.NewTransports(maxTransports, opts.Workers),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.MinBackoff, opts.MaxBackoff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "events", Clock: opts.Clock}),
@@ -509,6 +513,25 @@ func (d *Dispatcher) remember(key string, e *v1beta2.Event) {
 	d.written[key] = e
 }
 
+// NoAlertCanMatch tells that no Alert can take the events of objects of
+// kind in namespace: none has a source of them (a suspended Alert still
+// counts; the Matcher refuses it). False until the Alerts are all known.
+// An Event of such an object is stored routed: routing it here would only
+// write down "no Alert matched".
+func (d *Dispatcher) NoAlertCanMatch(namespace, kind string) bool {
+	if !d.alertsSynced() {
+		return false
+	}
+	alerts, err := candidates(d.alertIdx, v1beta2.ObjectReference{Namespace: namespace, Kind: kind})
+	return err == nil && len(alerts) == 0
+}
+
+// RoutedAtCreate counts an Event stored routed to no Alert by its create
+// as the routing here would have.
+func RoutedAtCreate() {
+	routed.WithLabelValues("false").Inc()
+}
+
 // route records the Alerts the event matches, each with its Provider.
 func (d *Dispatcher) route(ctx context.Context, e *v1beta2.Event) {
 	now := metav1.NewTime(d.opts.Clock.Now())
@@ -536,7 +559,7 @@ func (d *Dispatcher) route(ctx context.Context, e *v1beta2.Event) {
 	}
 	routed.WithLabelValues(fmt.Sprint(len(e.Status.Deliveries) > 0)).Inc()
 	if len(e.Status.Deliveries) == 0 {
-		e.Status.Message = "no Alert matched"
+		e.Status.Message = notification.EventNoAlertMatched
 		if len(problems) > 0 {
 			e.Status.Message += "; " + strings.Join(problems, "; ")
 		}

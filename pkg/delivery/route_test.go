@@ -228,3 +228,39 @@ func BenchmarkRouteWithRegexps(b *testing.B) {
 		b.Fatalf("deliveries %+v, want one", e.Status.Deliveries)
 	}
 }
+
+// An Event is stored routed by its create only where no Alert has a
+// source of its object's namespace and kind, and only once the Alerts are
+// all known: a suspended Alert, or one of another namespace with a source
+// there, leaves it to the loop, which says why.
+func TestNoAlertCanMatchOnlyWhereNoAlertHasASourceOfTheKindAndNamespace(t *testing.T) {
+	d := newRouter(t, []*v1beta2.Alert{
+		alert(nil), // apps: Kustomization
+		alert(func(a *v1beta2.Alert) {
+			a.Name, a.Spec.Suspend, a.Spec.EventSources[0].Kind = "suspended", true, "HelmRelease"
+		}),
+		alert(func(a *v1beta2.Alert) {
+			a.Namespace, a.Name = "ops", "cross"
+			a.Spec.EventSources[0].Kind, a.Spec.EventSources[0].Namespace = "GitRepository", "apps"
+		}),
+	})
+	if d.NoAlertCanMatch("apps", "OCIRepository") {
+		t.Error("NoAlertCanMatch before the Alerts are all known")
+	}
+	d.alertsSynced = func() bool { return true }
+	for _, tc := range []struct {
+		namespace, kind string
+		want            bool
+	}{
+		{"apps", "Kustomization", false},
+		{"apps", "HelmRelease", false},
+		{"apps", "GitRepository", false},
+		{"ops", "GitRepository", true},
+		{"apps", "OCIRepository", true},
+		{"other", "Kustomization", true},
+	} {
+		if got := d.NoAlertCanMatch(tc.namespace, tc.kind); got != tc.want {
+			t.Errorf("NoAlertCanMatch(%s, %s) = %v, want %v", tc.namespace, tc.kind, got, tc.want)
+		}
+	}
+}

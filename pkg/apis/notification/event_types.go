@@ -49,6 +49,10 @@ type Event struct {
 	Status EventStatus
 }
 
+// EventNoAlertMatched is the status message of an Event routed to no
+// Alert.
+const EventNoAlertMatched = "no Alert matched"
+
 // EventStatus records the deliveries of an Event.
 type EventStatus struct {
 	RoutedAt   *metav1.Time

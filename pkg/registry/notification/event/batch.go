@@ -234,6 +234,8 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 				}
 				if dryRun {
 					result.ResourceVersion = "" // not stored
+				} else {
+					r.events.created(e, nil)
 				}
 				results[index[j]] = result
 			}

@@ -35,6 +35,13 @@ type Options struct {
 	MaxPending int
 	// Pending counts the Events awaiting delivery (nil: unknown).
 	Pending func() int
+	// NoAlertCanMatch, when set, tells that no Alert can take the events
+	// of an object (none has a source of its namespace and kind): its
+	// Event is stored routed, "no Alert matched", rather than routed by
+	// the delivery loop in a second write. False while unsure.
+	NoAlertCanMatch func(notification.ObjectReference) bool
+	// RoutedAtCreate counts the Events stored so.
+	RoutedAtCreate func()
 }
 
 // REST is the etcd storage of the events resource.
@@ -67,6 +74,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts 
 		opts.Clock = clock.RealClock{}
 	}
 	s := NewStrategy(scheme)
+	s.unmatched, s.clock = opts.NoAlertCanMatch, opts.Clock
 	retention := uint64(opts.Retention.Seconds())
 	if retention == 0 {
 		retention = 1
@@ -124,9 +132,12 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := r.checkPending(); err != nil {
 		return nil, err
 	}
+	dryRun := options != nil && dryrun.IsDryRun(options.DryRun)
 	check, named := r.name(e)
-	if named && r.creates != nil && (options == nil || !dryrun.IsDryRun(options.DryRun)) {
-		return r.createGrouped(ctx, e, check, createValidation)
+	if named && r.creates != nil && !dryRun {
+		out, err := r.createGrouped(ctx, e, check, createValidation)
+		r.created(out, err)
+		return out, err
 	}
 	if named {
 		if earlier, err := r.Store.Get(ctx, check.previous, &metav1.GetOptions{}); err == nil {
@@ -135,7 +146,18 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			}
 		}
 	}
-	return r.Store.Create(ctx, obj, createValidation, options)
+	out, err := r.Store.Create(ctx, obj, createValidation, options)
+	if !dryRun {
+		r.created(out, err)
+	}
+	return out, err
+}
+
+// created counts an Event stored routed by its create.
+func (r *REST) created(obj runtime.Object, err error) {
+	if e, ok := obj.(*notification.Event); ok && err == nil && e.Status.RoutedAt != nil && r.opts.RoutedAtCreate != nil {
+		r.opts.RoutedAtCreate()
+	}
 }
 
 // UseWriter stores the Events named after their dedup key (those created

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
@@ -25,11 +26,15 @@ import (
 type strategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
+	// unmatched, when set, tells that no Alert can take the events of an
+	// object: its Event is stored routed, with nothing to deliver.
+	unmatched func(notification.ObjectReference) bool
+	clock     clock.PassiveClock
 }
 
 // NewStrategy returns the strategy of the events resource.
 func NewStrategy(typer runtime.ObjectTyper) strategy {
-	return strategy{typer, names.SimpleNameGenerator}
+	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, clock: clock.RealClock{}}
 }
 
 func (strategy) NamespaceScoped() bool { return true }
@@ -41,11 +46,18 @@ func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	}
 }
 
-func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	e := obj.(*notification.Event)
 	e.Status = notification.EventStatus{}
 	e.Generation = 1
 	CleanMetadata(e)
+	// Routed at once when nothing could route it: the delivery loop would
+	// only write that down, in a second write.
+	if s.unmatched != nil && s.unmatched(e.InvolvedObject) {
+		now := metav1.NewTime(s.clock.Now())
+		e.Status.RoutedAt = &now
+		e.Status.Message = notification.EventNoAlertMatched
+	}
 }
 
 // PrepareForUpdate keeps the event as it was: only labels, annotations and
