@@ -60,8 +60,9 @@ import (
 // kube-apiserver has already applied its priority and fairness to the
 // request before proxying it; the request deadline bounds the create
 // without the timeout filter's goroutine (the create handler answers 504
-// when it passes). make bench, A/B: 9% less CPU per Event created through
-// the API, and Provider creates at or above the CRD's rate. Requests
+// when it passes). Alternating 1,000 creates through each in one control
+// plane: 18% less of the server's CPU per Provider created, 6% per Event;
+// in make bench, Provider creates at or above the CRD's rate. Requests
 // straight to the server, impersonation, CORS, and every request while
 // tracing is configured take the full chain.
 
@@ -207,8 +208,9 @@ func (p *batchPath) takes(req *http.Request) bool {
 // takesCreate tells whether req is a create the create path serves: POST
 // to this API group, sent by the kube-apiserver's front proxy (a client
 // certificate and a user header, which the authentication filter checks;
-// userHeaders names the user headers), without impersonation or CORS. The API handler does the rest as for any request: query
-// parameters, content types, the answer's form.
+// userHeaders names the user headers), without impersonation or CORS.
+// The API handler does the rest as for any request: query parameters,
+// content types, the answer's form.
 func (p *batchPath) takesCreate(req *http.Request, userHeaders headerrequest.StringSliceProvider) bool {
 	if req.Method != http.MethodPost || p.storage.Load() == nil || req.TLS == nil || len(req.TLS.PeerCertificates) == 0 ||
 		!strings.HasPrefix(req.URL.Path, groupPathPrefix) || req.Header.Get("Origin") != "" {
