@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -146,11 +147,13 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		}
 	}
 	// The items beyond the room left under --max-pending-events are
-	// refused as their creates alone would be.
+	// refused as their creates alone would be; those no Alert can take
+	// need no room. A batch with no room for any item is refused whole.
 	room, err := r.events.room()
-	if err != nil {
+	if err != nil && !slices.ContainsFunc(batch.Items, func(e notification.Event) bool { return r.events.takesNoRoom(&e) }) {
 		return nil, err
 	}
+	taken := 0
 	// etcd calls end before the request does, so that an outage answers
 	// 504 rather than a reset stream.
 	if deadline, ok := ctx.Deadline(); ok {
@@ -171,7 +174,8 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		if e.Namespace == "" {
 			e.Namespace = namespace
 		}
-		if room >= 0 && len(items) >= room {
+		needsRoom := !r.events.takesNoRoom(e)
+		if needsRoom && room >= 0 && taken >= room {
 			results[i] = failed(e.Name, tooManyPending(r.events.opts.MaxPending))
 			continue
 		}
@@ -199,6 +203,9 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 			item.Previous = check.previous
 		}
 		items = append(items, item)
+		if needsRoom {
+			taken++
+		}
 		index = append(index, i)
 		generate = append(generate, unnamed)
 	}

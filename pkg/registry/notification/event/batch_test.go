@@ -361,3 +361,48 @@ func TestADryRunOfABatchIsOneForAdmissionToo(t *testing.T) {
 		t.Errorf("the dry run stored %s: %v", got[0].Name, err)
 	}
 }
+
+// noAlertFor makes the storage take the Events of kind as no Alert's: as
+// the server's delivery loop tells it, they are stored routed.
+func noAlertFor(r *REST, b *BatchREST, kind string) {
+	unmatched := func(io notification.ObjectReference) bool { return io.Kind == kind }
+	r.opts.NoAlertCanMatch = unmatched
+	s := r.Store.CreateStrategy.(strategy)
+	s.unmatched = unmatched
+	r.Store.CreateStrategy = s
+	if b != nil {
+		b.strategy = s
+	}
+}
+
+// An Event no Alert can take is stored routed, and needs no room under
+// --max-pending-events: alone or in a batch it is taken at the limit,
+// where the others are refused.
+func TestAnEventNoAlertCanTakeNeedsNoRoomInTheBacklog(t *testing.T) {
+	r, b := newBatchStorage(t, clocktesting.NewFakeClock(time.Now()))
+	noAlertFor(r, b, "GitRepository")
+	r.opts.MaxPending, r.opts.Pending = 2, func() int { return 2 }
+	unmatched := func(message string) *notification.Event {
+		e := newEvent(message)
+		e.InvolvedObject.APIVersion, e.InvolvedObject.Kind = "source.toolkit.fluxcd.io/v1", "GitRepository"
+		return e
+	}
+	ctx := genericapirequest.WithNamespace(context.Background(), "apps")
+	if _, err := r.Create(ctx, newEvent("matched, alone"), rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); !apierrors.IsTooManyRequests(err) {
+		t.Errorf("an Event an Alert may take, at the limit: %v, want 429", err)
+	}
+	obj, err := r.Create(ctx, unmatched("unmatched, alone"), rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("an Event no Alert can take, at the limit: %v", err)
+	}
+	if e := obj.(*notification.Event); e.Status.RoutedAt == nil || e.Status.Message != notification.EventNoAlertMatched {
+		t.Errorf("stored with status %+v, want routed to no Alert", e.Status)
+	}
+	if _, err := createBatch(t, b, newEvent("matched one"), newEvent("matched two")); !apierrors.IsTooManyRequests(err) {
+		t.Errorf("a batch of Events Alerts may take, at the limit: %v, want 429", err)
+	}
+	got, err := createBatch(t, b, newEvent("matched"), unmatched("unmatched"))
+	if err != nil || len(got) != 2 || got[0].Code != http.StatusTooManyRequests || got[1].Code != http.StatusCreated {
+		t.Errorf("a mixed batch at the limit: %+v %v, want 429 then 201", got, err)
+	}
+}

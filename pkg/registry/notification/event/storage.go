@@ -129,7 +129,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, fmt.Errorf("not an Event: %T", obj)
 	}
-	if err := r.checkPending(); err != nil {
+	if err := r.checkPending(e); err != nil {
 		return nil, err
 	}
 	dryRun := options != nil && dryrun.IsDryRun(options.DryRun)
@@ -203,10 +203,19 @@ func (r *REST) createGrouped(ctx context.Context, e *notification.Event, check d
 }
 
 // checkPending refuses new Events while --max-pending-events await
-// delivery.
-func (r *REST) checkPending() error {
-	_, err := r.room()
-	return err
+// delivery, but for one that no Alert can take: stored routed, it adds
+// nothing to await.
+func (r *REST) checkPending(e *notification.Event) error {
+	if _, err := r.room(); err != nil && !r.takesNoRoom(e) {
+		return err
+	}
+	return nil
+}
+
+// takesNoRoom tells that e will be stored routed to no Alert (see
+// Options.NoAlertCanMatch): it does not count under --max-pending-events.
+func (r *REST) takesNoRoom(e *notification.Event) bool {
+	return r.opts.NoAlertCanMatch != nil && r.opts.NoAlertCanMatch(e.InvolvedObject)
 }
 
 // room is how many more Events may be taken now (-1: no limit), or the
