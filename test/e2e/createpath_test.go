@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator: a create
@@ -93,7 +91,7 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 			`"involvedObject":{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","name":"apps","namespace":"` + ns + `"},` +
 			`"severity":"info","timestamp":"2026-11-27T10:00:00Z","reason":"ReconciliationSucceeded","message":"applied","reportingController":"kustomize-controller"}`
 	}
-	before := createPathRequests(t)
+	before := serverMetricSum(t, "notification_create_path_requests_total")
 
 	for _, tc := range []struct {
 		name, namespace, resource, query string
@@ -166,18 +164,7 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	if !strings.Contains(managers, "kubectl-create") {
 		t.Errorf("kubectl's Provider has the managers %q, want kubectl-create", managers)
 	}
-	if got := createPathRequests(t) - before; got < float64(short) {
+	if got := serverMetricSum(t, "notification_create_path_requests_total") - before; got < float64(short) {
 		t.Errorf("notification_create_path_requests_total grew by %v for %d proxied creates: not all took the create path", got, short)
 	}
-}
-
-// createPathRequests reads the server's
-// notification_create_path_requests_total.
-func createPathRequests(t *testing.T) float64 {
-	t.Helper()
-	sum, err := promtext.Sum(serverMetrics(t), "notification_create_path_requests_total")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/scheme"
-	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // TestRBACABatchNeedsCreateOnEventsToo: an EventBatch creates Events, so a
@@ -180,11 +179,7 @@ func TestTheBatchPathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 // batchPathRequests sums the server's notification_batch_path_requests_total.
 func batchPathRequests(t *testing.T) float64 {
 	t.Helper()
-	sum, err := promtext.Sum(serverMetrics(t), "notification_batch_path_requests_total")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
+	return serverMetricSum(t, "notification_batch_path_requests_total")
 }
 
 // grantBatchRoles lets erin and frank create eventbatches in ns, and

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // serverMetrics fetches /metrics from notification-apiserver directly, as
@@ -21,6 +23,17 @@ import (
 func serverMetrics(t *testing.T) string {
 	t.Helper()
 	return metricsOf(t, "https://127.0.0.1:"+controlPlaneEnv(t)["NOTIFICATION_PORT"])
+}
+
+// serverMetricSum sums the samples of the metric name on the server's
+// /metrics whose labels hold each of match.
+func serverMetricSum(t *testing.T, name string, match ...string) float64 {
+	t.Helper()
+	sum, err := promtext.Sum(serverMetrics(t), name, match...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }
 
 // metricsOf fetches /metrics from the notification-apiserver at url

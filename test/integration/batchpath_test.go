@@ -184,14 +184,21 @@ func equalAnswers(a, b answer) bool {
 // batchPathRequests sums notification_batch_path_requests_total.
 func batchPathRequests(t *testing.T, hc *http.Client) float64 {
 	t.Helper()
-	sum, err := promtext.Sum(metricsText(t, hc), "notification_batch_path_requests_total")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
+	return metricSum(t, hc, "notification_batch_path_requests_total")
 }
 
 // metricsText is the server's /metrics.
+// metricSum sums the samples of the metric name on the server's /metrics
+// whose labels hold each of match.
+func metricSum(t *testing.T, hc *http.Client, name string, match ...string) float64 {
+	t.Helper()
+	n, err := promtext.Sum(metricsText(t, hc), name, match...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func metricsText(t *testing.T, hc *http.Client) string {
 	t.Helper()
 	resp, err := hc.Get(clientConfig.Host + "/metrics")

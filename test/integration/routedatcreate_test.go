@@ -8,7 +8,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
-	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 // TestAnEventNoAlertCanTakeIsStoredRoutedByItsCreate: an Event of an
@@ -29,11 +28,7 @@ func TestAnEventNoAlertCanTakeIsStoredRoutedByItsCreate(t *testing.T) {
 	}
 	unmatchedRouted := func() float64 {
 		t.Helper()
-		n, err := promtext.Sum(metricsText(t, hc), "notification_events_routed_total", `matched="false"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return metricSum(t, hc, "notification_events_routed_total", `matched="false"`)
 	}
 	events := client.NotificationV1beta2().Events(ns)
 	before := unmatchedRouted()

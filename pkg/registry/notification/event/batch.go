@@ -174,8 +174,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 		if e.Namespace == "" {
 			e.Namespace = namespace
 		}
-		needsRoom := !r.events.takesNoRoom(e)
-		if needsRoom && room >= 0 && taken >= room {
+		if room >= 0 && taken >= room && !r.events.takesNoRoom(e) {
 			results[i] = failed(e.Name, tooManyPending(r.events.opts.MaxPending))
 			continue
 		}
@@ -203,7 +202,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 			item.Previous = check.previous
 		}
 		items = append(items, item)
-		if needsRoom {
+		if e.Status.RoutedAt == nil { // not stored routed: it awaits delivery
 			taken++
 		}
 		index = append(index, i)
