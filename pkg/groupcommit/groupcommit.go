@@ -4,8 +4,9 @@
 // for a batch to finish and goes in the next one. By default there is no
 // timer: a lone item is never delayed, and under load batches grow by
 // themselves up to MaxItems, so each costs one request instead of one per
-// item. Writes off the callers' critical path can ask for bigger batches
-// still with Linger.
+// item. Callers that come back as soon as they are answered can ask the
+// next batch to wait for them with Gather; writes off the callers'
+// critical path can ask for bigger batches still with Linger.
 package groupcommit
 
 import (
@@ -33,6 +34,14 @@ type Options struct {
 	// wait. An item that finds no batch written within the last Linger
 	// still goes at once. 0: no spacing.
 	Linger time.Duration
+	// Gather: after a batch of n > 1 items, the next one waits up to Gather
+	// for n more items than wait when the batch ends, unless MaxItems
+	// wait. The n callers just answered are often about to send again
+	// (a sender that waits for each answer before its next item); without
+	// the wait, a fixed number of such senders splits into two batches
+	// that take turns. A batch of one item is never followed by a wait.
+	// 0: no waiting.
+	Gather time.Duration
 }
 
 // Committer batches the items of concurrent Do calls.
@@ -46,8 +55,10 @@ type Committer[T, R any] struct {
 	mu       *sync.Mutex
 	queue    []*call[T, R]
 	inFlight int
-	// full, while a writer lingers, is closed when MaxItems items wait.
+	// full, while a writer lingers or gathers, is closed when want items
+	// wait.
 	full chan struct{}
+	want int
 }
 
 type call[T, R any] struct {
@@ -93,7 +104,7 @@ func (c *Committer[T, R]) Do(ctx context.Context, item T) (R, error) {
 func (c *Committer[T, R]) enqueue(item T) *call[T, R] {
 	cl := &call[T, R]{item: item, done: make(chan struct{})}
 	c.queue = append(c.queue, cl)
-	if c.full != nil && len(c.queue) >= c.opts.MaxItems {
+	if c.full != nil && len(c.queue) >= c.want {
 		close(c.full)
 		c.full = nil
 	}
@@ -136,25 +147,33 @@ func (c *Committer[T, R]) run() {
 		start := time.Now()
 		c.write(batch)
 		c.linger(start)
+		if n > 1 && c.opts.Gather > 0 {
+			c.waitFor(n, c.opts.Gather)
+		}
 	}
 }
 
 // linger waits until Linger has passed since start, or until MaxItems
 // items wait.
 func (c *Committer[T, R]) linger(start time.Time) {
-	wait := c.opts.Linger - time.Since(start)
-	if wait <= 0 {
-		return
+	if wait := c.opts.Linger - time.Since(start); wait > 0 {
+		c.waitFor(c.opts.MaxItems, wait)
 	}
+}
+
+// waitFor waits up to d until more items than wait now (at most
+// MaxItems) are queued. One writer waits at a time: another goes on.
+func (c *Committer[T, R]) waitFor(more int, d time.Duration) {
 	c.mu.Lock()
-	if len(c.queue) >= c.opts.MaxItems {
+	want := min(len(c.queue)+more, c.opts.MaxItems)
+	if len(c.queue) >= want || c.full != nil {
 		c.mu.Unlock()
 		return
 	}
 	full := make(chan struct{})
-	c.full = full
+	c.full, c.want = full, want
 	c.mu.Unlock()
-	t := time.NewTimer(wait)
+	t := time.NewTimer(d)
 	select {
 	case <-t.C:
 	case <-full:

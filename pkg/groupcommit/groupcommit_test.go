@@ -229,6 +229,76 @@ func TestLingerEndsWithWhatWaits(t *testing.T) {
 	}
 }
 
+func TestGatherWaitsForTheCallersOfABatchToComeBack(t *testing.T) {
+	g := newGate()
+	// An hour: the test would time out if a batch waited for it.
+	c := New(g.commit, Options{MaxItems: 10, MaxInFlight: 1, Gather: time.Hour})
+	do, done := doer(t, c)
+	go do(0)
+	if n := <-g.started; n != 1 {
+		t.Fatalf("the first item went in a batch of %d, want alone", n)
+	}
+	for i := 1; i <= 3; i++ {
+		go do(i)
+	}
+	waitQueued(t, c, 3)
+	g.release <- struct{}{}
+	// After a batch of one, what waits goes at once.
+	if n := <-g.started; n != 3 {
+		t.Fatalf("after a lone item a batch of %d went, want the 3 that waited", n)
+	}
+	go do(4)
+	waitQueued(t, c, 1)
+	g.release <- struct{}{}
+	for range 4 {
+		<-done
+	}
+	// The batch of 3 ended with 1 item waiting: the next waits for 3 more.
+	go do(5)
+	go do(6)
+	waitQueued(t, c, 3)
+	select {
+	case n := <-g.started:
+		t.Fatalf("a batch of %d went while the writer gathered", n)
+	default:
+	}
+	go do(7)
+	if n := <-g.started; n != 4 {
+		t.Fatalf("the gathered batch went with %d items, want 4", n)
+	}
+	g.release <- struct{}{}
+	for range 4 {
+		<-done
+	}
+}
+
+func TestGatherEndsWithWhatWaits(t *testing.T) {
+	g := newGate()
+	c := New(g.commit, Options{MaxItems: 100, MaxInFlight: 1, Gather: 200 * time.Millisecond})
+	do, done := doer(t, c)
+	go do(0)
+	<-g.started
+	go do(1)
+	go do(2)
+	waitQueued(t, c, 2)
+	g.release <- struct{}{}
+	<-done
+	if n := <-g.started; n != 2 {
+		t.Fatalf("a batch of %d went, want 2", n)
+	}
+	go do(3)
+	waitQueued(t, c, 1)
+	g.release <- struct{}{}
+	// Nobody else comes: item 3 goes alone once the wait is over.
+	if n := <-g.started; n != 1 {
+		t.Fatalf("after the wait a batch of %d went, want the 1 that waited", n)
+	}
+	g.release <- struct{}{}
+	for range 3 {
+		<-done
+	}
+}
+
 // doer returns a func that writes an item through c, and the channel that
 // says each is done.
 func doer(t *testing.T, c *Committer[int, string]) (func(int), chan struct{}) {

@@ -26,8 +26,9 @@ type Options struct {
 	RetryAfter time.Duration
 	QPS        float32
 	Burst      int
-	// MaxBatch: see receiver.Handler.
-	MaxBatch int
+	// MaxBatch, BatchGather: see receiver.Handler.
+	MaxBatch    int
+	BatchGather time.Duration
 	// Server, when set, is where events are stored instead of the
 	// kubeconfig's server: notification-apiserver in the receiver's own
 	// pod, under the same authentication and authorization.
@@ -36,7 +37,7 @@ type Options struct {
 
 // NewCommand returns the receiver command.
 func NewCommand() *cobra.Command {
-	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100}
+	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100, BatchGather: 2 * time.Millisecond}
 	cmd := &cobra.Command{
 		Use:   "receiver",
 		Short: "Receive Flux events (what controllers send with --events-addr) and store them as Events",
@@ -61,6 +62,7 @@ func NewCommand() *cobra.Command {
 	fs.StringVar(&o.ServerCAFile, "api-server-ca-file", o.ServerCAFile, "CA bundle verifying --api-server's certificate.")
 	fs.StringVar(&o.ServerName, "api-server-name", o.ServerName, "Name expected in --api-server's certificate, when not the URL's host (e.g. notification-apiserver.notification-system.svc).")
 	fs.IntVar(&o.MaxBatch, "max-batch-events", o.MaxBatch, "Most events of a namespace stored in one request (an EventBatch, one etcd transaction) when they arrive together; 1 creates each alone.")
+	fs.DurationVar(&o.BatchGather, "batch-gather", o.BatchGather, "After a batch of several events, how long the next batch of the namespace waits for as many more (their senders, just answered, tend to post again at once) before it goes; 0: it goes at once. An event after a lone event's batch never waits.")
 	fs.DurationVar(&o.RetryAfter, "duplicate-retry-after", o.RetryAfter, "What the Retry-After of a duplicate tells the sender (the dedup window).")
 	cmd.Flags().AddFlagSet(fs)
 	// Its own help: the server's flags are not the receiver's.
@@ -90,7 +92,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	srv := receiver.NewServer(o.Listen,
-		&receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter, MaxBatch: o.MaxBatch})
+		&receiver.Handler{Client: client, Timeout: o.Timeout, RetryAfter: o.RetryAfter, MaxBatch: o.MaxBatch, BatchGather: o.BatchGather})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	klog.InfoS("Receiving Flux events", "address", o.Listen)
