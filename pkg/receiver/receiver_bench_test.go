@@ -75,7 +75,7 @@ const benchNamespace = "bench"
 func benchmarkReceiver(b *testing.B, posters int, apiLatency time.Duration) {
 	api := &apiStandIn{latency: apiLatency}
 	client := benchClient(b, api.start(b))
-	h := &Handler{Client: client, MaxBatch: 100}
+	h := &Handler{Client: client, MaxBatch: 100, BatchGather: DefaultBatchGather}
 	addr := serveLabeled(b, "receiver", NewServer("", h))
 
 	var next atomic.Int64

@@ -37,7 +37,7 @@ type Options struct {
 
 // NewCommand returns the receiver command.
 func NewCommand() *cobra.Command {
-	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100, BatchGather: 2 * time.Millisecond}
+	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100, BatchGather: receiver.DefaultBatchGather}
 	cmd := &cobra.Command{
 		Use:   "receiver",
 		Short: "Receive Flux events (what controllers send with --events-addr) and store them as Events",
