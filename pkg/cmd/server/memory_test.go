@@ -97,18 +97,49 @@ func TestTheHeapMayGrowByAtLeastTheMinimumHeadroom(t *testing.T) {
 		{0, 1000},        // nothing read yet
 		{200 * MiB, 100},
 	} {
-		if got := h.target(tc.live); got != tc.want {
+		if got := h.target(tc.live, 0); got != tc.want {
 			t.Errorf("live heap %d MiB: target %d, want %d", tc.live/MiB, got, tc.want)
 		}
 	}
-	if got := (gcHeadroom{percent: 150, min: 64 * MiB}).target(200 * MiB); got != 150 {
+	if got := (gcHeadroom{percent: 150, min: 64 * MiB}).target(200*MiB, 0); got != 150 {
 		t.Errorf("--gc-percent=150 with a large heap: %d", got)
 	}
-	if got := (gcHeadroom{percent: -1, min: 64 * MiB}).target(20 * MiB); got != -1 {
+	if got := (gcHeadroom{percent: -1, min: 64 * MiB}).target(20*MiB, 0); got != -1 {
 		t.Errorf("GOGC=off: the target became %d", got)
 	}
-	if got := (gcHeadroom{percent: 100}).target(20 * MiB); got != 100 {
+	if got := (gcHeadroom{percent: 100}).target(20*MiB, 0); got != 100 {
 		t.Errorf("no minimum: %d", got)
+	}
+}
+
+func TestUnderLoadTheHeapMayGrowByWhatItAllocatesInASecondUpToMax(t *testing.T) {
+	const MiB = 1 << 20
+	h := gcHeadroom{percent: 100, min: 64 * MiB, max: 256 * MiB, spacing: time.Second}
+	for _, tc := range []struct {
+		rate float64 // bytes per second
+		live uint64
+		want int
+	}{
+		{0, 40 * MiB, 160},          // idle: the minimum, 64 MiB
+		{6 * MiB, 40 * MiB, 160},    // a steady trickle: the minimum
+		{-1 * MiB, 40 * MiB, 160},   // nonsense: the minimum
+		{150 * MiB, 40 * MiB, 375},  // a burst: what it allocates in a second
+		{150 * MiB, 100 * MiB, 150}, // the same with a larger live heap
+		{600 * MiB, 40 * MiB, 640},  // faster: at most 256 MiB
+		{150 * MiB, 300 * MiB, 100}, // GOGC gives more room already
+		{150 * MiB, 2 * MiB, 1000},  // a tiny heap: bounded
+		{150 * MiB, 0, 1000},        // nothing read yet
+	} {
+		if got := h.target(tc.live, tc.rate); got != tc.want {
+			t.Errorf("live heap %d MiB, allocating %.0f MiB/s: target %d, want %d", tc.live/MiB, tc.rate/MiB, got, tc.want)
+		}
+	}
+	// Without a max above the minimum, the load changes nothing.
+	if got := (gcHeadroom{percent: 100, min: 64 * MiB, spacing: time.Second}).target(40*MiB, 150*MiB); got != 160 {
+		t.Errorf("no max: %d, want 160", got)
+	}
+	if got := (gcHeadroom{percent: -1, min: 64 * MiB, max: 256 * MiB, spacing: time.Second}).target(40*MiB, 150*MiB); got != -1 {
+		t.Errorf("GOGC=off under load: the target became %d", got)
 	}
 }
 

@@ -68,10 +68,12 @@ type Options struct {
 	// ReturnIdleMemory gives the heap's unused memory back to the
 	// operating system when the server goes quiet (see idleMemory).
 	ReturnIdleMemory bool
-	// GCPercent is the collector's target, as GOGC, and GCMinHeadroomMiB
-	// the least the heap may grow by between collections (see gcHeadroom).
+	// GCPercent is the collector's target, as GOGC, GCMinHeadroomMiB the
+	// least the heap may grow by between collections, and GCMaxHeadroomMiB
+	// the most it may grow by under load (see gcHeadroom).
 	GCPercent        int
 	GCMinHeadroomMiB int
+	GCMaxHeadroomMiB int
 
 	etcd    *embeddedEtcd
 	storage *inProcessStorage // on etcd, when embedded
@@ -94,6 +96,7 @@ func NewOptions() *Options {
 		ReturnIdleMemory:   true,
 		GCPercent:          gcPercentDefault(os.Getenv),
 		GCMinHeadroomMiB:   64,
+		GCMaxHeadroomMiB:   256,
 		LeaderElection: apiserver.LeaderElection{
 			Enabled:   true,
 			Namespace: defaultNamespace(),
@@ -202,7 +205,12 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"The least the heap may grow by between two collections, in MiB: where the live heap is small (tens of MB "+
 			"without many Providers and Alerts) the collector's target is raised above --gc-percent to give it this "+
 			"room. Under a burst of events it spares two thirds of the collector's CPU for at most this much memory. "+
-			"0 leaves the target at --gc-percent.")
+			"0: no minimum (the target is --gc-percent but under load, see --gc-max-headroom-mib).")
+	fss.FlagSet("memory").IntVar(&o.GCMaxHeadroomMiB, "gc-max-headroom-mib", o.GCMaxHeadroomMiB,
+		"The most the heap may grow by between two collections while the server allocates fast, in MiB: under load "+
+			"the room is what the server allocates in a second (a burst of events: about 150 MiB), between "+
+			"--gc-min-headroom-mib and this, so that the collector runs about once a second; the memory goes back "+
+			"after the burst. At or below --gc-min-headroom-mib the room does not follow the load.")
 	fss.FlagSet("memory").BoolVar(&o.ReturnIdleMemory, "return-idle-memory", o.ReturnIdleMemory,
 		"After a busy spell (start-up, a burst of events), once the server allocates under 1 MiB/s for 5 s while its heap "+
 			"holds 8 MiB or more beyond its live objects, collect and give that memory back to the operating system "+
@@ -275,6 +283,9 @@ func (o *Options) Validate() error {
 	}
 	if o.GCMinHeadroomMiB < 0 {
 		errs = append(errs, fmt.Errorf("--gc-min-headroom-mib must not be negative, got %d", o.GCMinHeadroomMiB))
+	}
+	if o.GCMaxHeadroomMiB < 0 {
+		errs = append(errs, fmt.Errorf("--gc-max-headroom-mib must not be negative, got %d", o.GCMaxHeadroomMiB))
 	}
 	errs = append(errs, o.LeaderElection.Validate()...)
 	return utilerrors.NewAggregate(errs)
@@ -431,8 +442,11 @@ func (o *Options) Config() (*apiserver.Config, error) {
 // Run serves until ctx is done, then shuts down gracefully.
 func (o *Options) Run(ctx context.Context) error {
 	debug.SetGCPercent(o.GCPercent)
-	if o.GCMinHeadroomMiB > 0 {
-		go gcHeadroom{percent: o.GCPercent, min: uint64(o.GCMinHeadroomMiB) << 20, period: 5 * time.Second}.run(ctx)
+	if o.GCMinHeadroomMiB > 0 || o.GCMaxHeadroomMiB > 0 {
+		go gcHeadroom{
+			percent: o.GCPercent, min: uint64(o.GCMinHeadroomMiB) << 20, max: uint64(o.GCMaxHeadroomMiB) << 20,
+			spacing: time.Second, period: 250 * time.Millisecond,
+		}.run(ctx)
 	}
 	defer o.Close()
 	cfg, err := o.Config()

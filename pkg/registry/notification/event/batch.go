@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -150,7 +149,7 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	// refused as their creates alone would be; those no Alert can take
 	// need no room. A batch with no room for any item is refused whole.
 	room, err := r.events.room()
-	if err != nil && !slices.ContainsFunc(batch.Items, func(e notification.Event) bool { return r.events.takesNoRoom(&e) }) {
+	if err != nil && !r.anyTakesNoRoom(batch.Items) {
 		return nil, err
 	}
 	taken := 0
@@ -253,6 +252,17 @@ func (r *BatchREST) Create(ctx context.Context, obj runtime.Object, createValida
 	// The batch is not stored: no fields of it are managed.
 	out.ManagedFields = nil
 	return out, nil
+}
+
+// anyTakesNoRoom tells whether one of items needs no room under
+// --max-pending-events (no Alert can take it).
+func (r *BatchREST) anyTakesNoRoom(items []notification.Event) bool {
+	for i := range items {
+		if r.events.takesNoRoom(&items[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // wouldCreate answers as the Writer's Create would for items, without
