@@ -18,12 +18,7 @@ import (
 func TestTheBatchPathTakesOnlyPlainProtobufCreates(t *testing.T) {
 	const url = "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/eventbatches"
 	request := func(method, url string, header ...string) *http.Request {
-		req := httptest.NewRequest(method, url, nil)
-		req.Header.Set("Content-Type", "application/vnd.kubernetes.protobuf")
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		return req
+		return newRequest(method, url, nil, append([]string{"Content-Type", "application/vnd.kubernetes.protobuf"}, header...)...)
 	}
 	p := &batchPath{}
 	if p.takes(request(http.MethodPost, url)) {
@@ -60,6 +55,18 @@ func TestTheBatchPathTakesOnlyPlainProtobufCreates(t *testing.T) {
 
 type fakeCreater struct{ rest.Creater }
 
+// newRequest returns a request of method to url over the TLS connection
+// state (nil: plain HTTP), with the header pairs set in order: a later
+// pair overrides an earlier one of the same name.
+func newRequest(method, url string, state *tls.ConnectionState, header ...string) *http.Request {
+	req := httptest.NewRequest(method, url, nil)
+	req.TLS = state
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return req
+}
+
 // TestTheCreatePathTakesOnlyCreatesTheKubeAPIServerProxies: a create of
 // this group that the front proxy sent (its client certificate, a user
 // header) takes the create path; anything the full chain decides
@@ -69,13 +76,7 @@ func TestTheCreatePathTakesOnlyCreatesTheKubeAPIServerProxies(t *testing.T) {
 	headers := headerrequest.StaticStringSlice{"X-Remote-User"}
 	proxied := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{{}}}
 	request := func(method, url string, state *tls.ConnectionState, header ...string) *http.Request {
-		req := httptest.NewRequest(method, url, nil)
-		req.TLS = state
-		req.Header.Set("X-Remote-User", "erin")
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		return req
+		return newRequest(method, url, state, append([]string{"X-Remote-User", "erin"}, header...)...)
 	}
 	p := &batchPath{}
 	if p.takesCreate(request(http.MethodPost, url, proxied), headers) {
