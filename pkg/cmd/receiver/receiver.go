@@ -37,6 +37,12 @@ type Options struct {
 
 // NewCommand returns the receiver command.
 func NewCommand() *cobra.Command {
+	cmd, _ := newCommand()
+	return cmd
+}
+
+// newCommand returns the receiver command and the options its flags set.
+func newCommand() (*cobra.Command, *Options) {
 	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100, BatchGather: receiver.DefaultBatchGather}
 	cmd := &cobra.Command{
 		Use:   "receiver",
@@ -67,11 +73,29 @@ func NewCommand() *cobra.Command {
 	cmd.Flags().AddFlagSet(fs)
 	// Its own help: the server's flags are not the receiver's.
 	cliflag.SetUsageAndHelpFunc(cmd, fss, 100)
-	return cmd
+	return cmd, o
+}
+
+// Validate names each flag whose value cannot work.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--api-timeout must be positive, got %s", o.Timeout))
+	}
+	if o.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("--max-batch-events must not be negative, got %d", o.MaxBatch))
+	}
+	if o.BatchGather < 0 {
+		errs = append(errs, fmt.Errorf("--batch-gather must not be negative, got %s", o.BatchGather))
+	}
+	return errors.Join(errs...)
 }
 
 // Run serves until ctx ends, then drains for up to 5 seconds.
 func (o *Options) Run(ctx context.Context) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
