@@ -490,6 +490,7 @@ var workCounterNames = []struct {
 	{"allocations", "go_memstats_mallocs_total", "", "objects", 1, ""},
 	{"watch decodes", "notification_event_watch_decodes_total", `result="decoded"`, "decodes", 1, ""},
 	{"watch decode copies", "notification_event_watch_decodes_total", `result="copied"`, "copies", 1, ""},
+	{"writes the watches copy as written", "notification_event_watch_decodes_total", `result="written"`, "writes", 1, ""},
 	// The Go runtime's own estimate of the collector's CPU, apart from the
 	// process's (which the machine's drift blurs), and how often it ran.
 	{"GC CPU", "go_cpu_classes_gc_total_cpu_seconds_total", "", "µs", 1e6, ""},

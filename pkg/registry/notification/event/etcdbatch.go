@@ -44,6 +44,10 @@ type Writer struct {
 	keyFunc     func(ctx context.Context, name string) (string, error)
 	newFunc     func() runtime.Object
 	leases      leases
+	// wrote, when set, is told each Event and the bytes it was encoded to
+	// (before the transformer), so that the watches need not decode them:
+	// see watchDecodes.
+	wrote func(data []byte, e *notification.Event)
 }
 
 // MaxTxnItems bounds the items of one transaction: etcd refuses more than
@@ -114,6 +118,9 @@ func (w *Writer) encode(ctx context.Context, key string, e *notification.Event) 
 	data, err := runtime.Encode(w.codec, e)
 	if err != nil {
 		return nil, err
+	}
+	if w.wrote != nil {
+		w.wrote(data, e)
 	}
 	out, err := w.transformer.TransformToStorage(ctx, data, authenticatedData(key))
 	if err != nil {

@@ -26,11 +26,14 @@ var (
 	}, []string{"write"})
 	// Each write of an Event is decoded once for all the watches that get
 	// it (watchdecode.go): "decoded" counts the decodes, "copied" the
-	// watches that got a copy instead.
+	// watches that got a copy instead, "written" the writes the Writer
+	// gave as written (the watches copy them, none decodes them), and
+	// "written-differed" the one whose difference from its decode turned
+	// that off.
 	watchDecodeCount = metrics.NewCounterVec(&metrics.CounterOpts{
 		Namespace:      "notification",
 		Name:           "event_watch_decodes_total",
-		Help:           "Events read by the watches of Events, by how: decoded from etcd's bytes, or copied from the decode of the same bytes for another watch.",
+		Help:           "Events read by the watches of Events, by how: decoded from etcd's bytes, or copied from the decode of the same bytes for another watch or from what this server wrote (written); written-differed counts a write that differed from its decode, which turns the latter off.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"result"})
 	registerMetrics sync.Once

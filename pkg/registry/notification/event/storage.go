@@ -52,6 +52,9 @@ type REST struct {
 	// after their dedup key in transactions with the others of their
 	// namespace created meanwhile.
 	creates *groupcommit.Group[string, CreateItem, string]
+	// decodes is the storage's codec for the watches, which the Writer
+	// gives what it writes.
+	decodes *watchDecodes
 }
 
 // StatusREST is the storage of events/status.
@@ -108,7 +111,8 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts 
 			return uint64(left.Seconds()), nil
 		},
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: watchDecodeOptions{optsGetter}, AttrFunc: GetAttrs}); err != nil {
+	decodes := &watchDecodeOptions{RESTOptionsGetter: optsGetter}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: decodes, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("completing event storage: %w", err)
 	}
 	statusStore := *store
@@ -117,7 +121,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts 
 	statusStore.DeleteStrategy = nil
 	statusStore.UpdateStrategy = ss
 	statusStore.ResetFieldsStrategy = ss
-	return &REST{Store: store, opts: opts}, &StatusREST{store: &statusStore}, nil
+	return &REST{Store: store, opts: opts, decodes: decodes.made}, &StatusREST{store: &statusStore}, nil
 }
 
 // Create stores an Event. One without a name is named after its dedup key
@@ -167,6 +171,9 @@ func (r *REST) created(obj runtime.Object, err error) {
 // where the registry takes a read and a transaction for each. Named
 // Events and dry runs still go through the registry.
 func (r *REST) UseWriter(w *Writer) {
+	if r.decodes != nil {
+		w.wrote = r.decodes.wrote
+	}
 	ttl := int64(r.retentionSeconds())
 	r.creates = groupcommit.NewGroup(func(ctx context.Context, namespace string, items []CreateItem) ([]string, error) {
 		return w.Create(ctx, namespace, items, ttl, r.repeats)

@@ -2,22 +2,30 @@ package event
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	apifuzzer "k8s.io/apimachinery/pkg/api/apitesting/fuzzer"
+	metafuzzer "k8s.io/apimachinery/pkg/apis/meta/fuzzer"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/runtime/serializer/versioning"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	notificationfuzzer "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/fuzzer"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
@@ -286,5 +294,153 @@ func TestTheWatchDecodesRememberTheLastOnesAndOnlyForWatches(t *testing.T) {
 	decode(first)
 	if d, cp := counts(); d-d1 != 1 || cp-c1 != 0 {
 		t.Fatalf("the first after %d others: decoded %v, copied %v, want decoded again", watchDecodeMemory, d-d1, cp-c1)
+	}
+}
+
+// storageCodec is the Events' codec as the server's storage has it:
+// v1beta2 in protobuf.
+func storageCodec(t *testing.T) runtime.Codec {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	codecs := serializer.NewCodecFactory(scheme)
+	info, ok := runtime.SerializerInfoForMediaType(codecs.SupportedMediaTypes(), runtime.ContentTypeProtobuf)
+	if !ok {
+		t.Fatal("no protobuf serializer")
+	}
+	return versioning.NewDefaultingCodecForScheme(scheme, info.Serializer, codecs.UniversalDeserializer(),
+		schema.GroupVersions{v1beta2.SchemeGroupVersion}, runtime.InternalGroupVersioner)
+}
+
+// The Writer's Events stand for the decode of their bytes, so asStored
+// must give exactly what the decode gives: for the fuzzer's Events, and
+// for what the fuzzer does not make (times to the nanosecond in UTC,
+// empty but not nil maps and lists).
+func TestAnEventAsWrittenIsWhatItsBytesDecodeTo(t *testing.T) {
+	codec := storageCodec(t)
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	f := apifuzzer.FuzzerFor(apifuzzer.MergeFuzzerFuncs(metafuzzer.Funcs, notificationfuzzer.Funcs),
+		rand.NewSource(1), serializer.NewCodecFactory(scheme))
+	now := metav1.NewTime(time.Date(2026, 11, 27, 20, 3, 31, 123456789, time.UTC))
+	for i := range 3000 {
+		e := &notification.Event{}
+		f.Fill(e)
+		switch i % 4 {
+		case 1:
+			e.CreationTimestamp, e.Timestamp = now, now
+			e.DeletionTimestamp, e.Status.RoutedAt = &now, &now
+			for j := range e.ManagedFields {
+				e.ManagedFields[j].Time = &now
+			}
+			for j := range e.Status.Deliveries {
+				e.Status.Deliveries[j].LastAttemptTime = &now
+			}
+		case 2:
+			e.Labels, e.Annotations, e.EventMetadata = map[string]string{}, map[string]string{}, map[string]string{}
+			e.OwnerReferences, e.Finalizers = []metav1.OwnerReference{}, []string{}
+			e.ManagedFields, e.Status.Deliveries = []metav1.ManagedFieldsEntry{}, []notification.Delivery{}
+		case 3:
+			e.CreationTimestamp, e.Timestamp = metav1.Time{}, metav1.Time{}
+			e.Status.RoutedAt = &metav1.Time{}
+		}
+		// As the Writer does.
+		if err := (storage.APIObjectVersioner{}).PrepareObjectForStorage(e); err != nil {
+			t.Fatal(err)
+		}
+		data, err := runtime.Encode(codec, e)
+		if err != nil {
+			t.Fatalf("encoding event %d: %v", i, err)
+		}
+		want, gvk, err := codec.Decode(data, nil, nil)
+		if err != nil {
+			t.Fatalf("decoding event %d: %v", i, err)
+		}
+		if *gvk != eventKind {
+			t.Fatalf("event %d decoded as %v, want %v", i, gvk, eventKind)
+		}
+		if got := asStored(e); !reflect.DeepEqual(got, want) {
+			t.Fatalf("event %d as written differs from its decode (-written +decoded):\n%s", i, cmp.Diff(got, want))
+		}
+	}
+}
+
+// What the Writer writes is copied by the watches, not decoded; a write
+// whose object differs from its bytes' decode turns that off, and the
+// watches decode again.
+func TestTheWatchesCopyWhatTheWriterWroteUntilOneDiffers(t *testing.T) {
+	codec := storageCodec(t)
+	c := newWatchDecodes(codec)
+	written := func(message string) ([]byte, *notification.Event) {
+		t.Helper()
+		e := newEvent(message)
+		e.Name = message
+		e.CreationTimestamp = metav1.NewTime(time.Now().UTC())
+		data, err := runtime.Encode(codec, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data, e
+	}
+	watch := func(data []byte) *notification.Event {
+		t.Helper()
+		obj, gvk, err := c.Decode(data, nil, nil)
+		if err != nil || *gvk != eventKind {
+			t.Fatalf("decoding: %v, %v", gvk, err)
+		}
+		return obj.(*notification.Event)
+	}
+	counts := func() (decoded, copied, written float64) {
+		t.Helper()
+		d, cp := decodeCounts(t)
+		w, err := testutil.GetCounterMetricValue(watchDecodeCount.WithLabelValues("written"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, cp, w
+	}
+
+	d0, c0, w0 := counts()
+	// The first write is checked against its decode (one in checkEvery).
+	for i := range checkEvery + 1 {
+		data, e := written(fmt.Sprintf("written-%d", i))
+		c.wrote(data, e)
+		e.Message = "changed after the write"
+		want, _, err := codec.Decode(data, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got := watch(data); !reflect.DeepEqual(got, want) {
+				t.Fatalf("write %d: the watch got %#v, want %#v", i, got, want)
+			}
+		}
+	}
+	d, cp, w := counts()
+	if d-d0 != 0 || cp-c0 != 2*(checkEvery+1) || w-w0 != checkEvery+1 {
+		t.Fatalf("decoded %v, copied %v, written %v; want 0, %d, %d", d-d0, cp-c0, w-w0, 2*(checkEvery+1), checkEvery+1)
+	}
+
+	// The next checked write (the 2×checkEvery+1st) differs from its bytes: it is not taken,
+	// nor is any after it.
+	for i := range checkEvery {
+		data, e := written(fmt.Sprintf("late-%d", i))
+		if i == checkEvery-1 {
+			e.Message = "not what was encoded"
+		}
+		c.wrote(data, e)
+	}
+	if !c.off.Load() {
+		t.Fatal("an Event that differs from its decode did not turn the Writer's objects off")
+	}
+	data, e := written("after")
+	c.wrote(data, e)
+	d1, c1, w1 := counts()
+	got := watch(data)
+	if got.Message != "after" {
+		t.Fatalf("the watch got %q", got.Message)
+	}
+	if d, cp, w := counts(); d-d1 != 1 || cp-c1 != 0 || w-w1 != 0 {
+		t.Fatalf("after the difference: decoded %v, copied %v, written %v; want 1, 0, 0", d-d1, cp-c1, w-w1)
 	}
 }
