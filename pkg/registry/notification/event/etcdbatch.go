@@ -44,6 +44,7 @@ type Writer struct {
 	keyFunc     func(ctx context.Context, name string) (string, error)
 	newFunc     func() runtime.Object
 	leases      leases
+	created     createdLeases
 	// wrote, when set, is told each Event and the bytes it was encoded to
 	// (before the transformer), so that the watches need not decode them:
 	// see watchDecodes.
@@ -217,6 +218,7 @@ func (w *Writer) Create(ctx context.Context, namespace string, items []CreateIte
 				if err := w.versioner.UpdateObject(e, uint64(resp.Header.Revision)); err != nil {
 					return err
 				}
+				w.created.put(p.key, resp.Header.Revision, int64(lease))
 			case p.previous == "" || txn.GetResponses()[0].GetResponseRange().GetCount() > 0:
 				conflicts[p.index] = e.Name
 			default:
@@ -317,6 +319,9 @@ func (w *Writer) UpdateStatus(ctx context.Context, events []*notification.Event)
 		key   string
 		rev   int64
 		value []byte
+		// lease is the key's lease when known: see createdLeases.
+		lease      int64
+		leaseKnown bool
 	}
 	var batch []put
 	size := 0
@@ -326,7 +331,7 @@ func (w *Writer) UpdateStatus(ctx context.Context, events []*notification.Event)
 		}
 		ops := make([]*pb.RequestOp, len(batch))
 		for i, p := range batch {
-			ops[i] = nested([]*pb.Compare{modified(p.key, p.rev)}, []*pb.RequestOp{putOp(p.key, p.value, 0, true)}, nil)
+			ops[i] = nested([]*pb.Compare{modified(p.key, p.rev)}, []*pb.RequestOp{putOp(p.key, p.value, p.lease, !p.leaseKnown)}, nil)
 		}
 		batchItems.WithLabelValues("status").Observe(float64(len(ops)))
 		start := time.Now()
@@ -371,7 +376,8 @@ func (w *Writer) UpdateStatus(ctx context.Context, events []*notification.Event)
 				return written, err
 			}
 		}
-		batch = append(batch, put{index: i, key: key, rev: int64(rev), value: value})
+		lease, known := w.created.take(key, int64(rev))
+		batch = append(batch, put{index: i, key: key, rev: int64(rev), value: value, lease: lease, leaseKnown: known})
 		size += len(value)
 	}
 	return written, commit()
@@ -423,6 +429,51 @@ func modified(key string, rev int64) *pb.Compare {
 func putOp(key string, value []byte, lease int64, keepLease bool) *pb.RequestOp {
 	return &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{
 		Key: []byte(key), Value: value, Lease: lease, IgnoreLease: keepLease}}}
+}
+
+// createdLeases remembers the lease of each Event a Writer created, with
+// the revision of the create, until its first status record. Keeping a
+// key's lease (IgnoreLease) makes etcd read the key's value before the
+// write, to find the lease; a record over the very version the create
+// wrote (its modification revision compared in the same transaction) has
+// that create's lease, and names it instead. Later records, and records
+// of Events created elsewhere, keep the key's lease. Two generations of
+// createdLeasesKept bound it: the Events never recorded (routed by their
+// create) are forgotten.
+type createdLeases struct {
+	mu        sync.Mutex
+	cur, prev map[string]createdLease
+}
+
+type createdLease struct{ rev, lease int64 }
+
+const createdLeasesKept = 4096
+
+// put remembers that key was created at rev under lease.
+func (c *createdLeases) put(key string, rev, lease int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cur) >= createdLeasesKept || c.cur == nil {
+		c.prev, c.cur = c.cur, make(map[string]createdLease, createdLeasesKept)
+	}
+	c.cur[key] = createdLease{rev: rev, lease: lease}
+}
+
+// take returns the lease key was created under, if its create is
+// remembered and made the version at rev; it forgets the create.
+func (c *createdLeases) take(key string, rev int64) (lease int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range []map[string]createdLease{c.cur, c.prev} {
+		if l, found := m[key]; found {
+			delete(m, key)
+			if l.rev != rev {
+				return 0, false
+			}
+			return l.lease, true
+		}
+	}
+	return 0, false
 }
 
 // getOp reads key, or only counts it.

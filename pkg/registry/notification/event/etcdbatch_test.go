@@ -278,6 +278,59 @@ func testWriterUpdatesStatusOnlyOverTheVersionRead(t *testing.T, w *event.Writer
 	if after.Kvs[0].Lease != before.Kvs[0].Lease {
 		t.Errorf("the status write changed the lease %d to %d: the Event's expiry moved", before.Kvs[0].Lease, after.Kvs[0].Lease)
 	}
+	// A later record, over the version the first one wrote, keeps it too.
+	a.Status.Message = "again"
+	if written, err := w.UpdateStatus(ctx, []*notification.Event{a}); err != nil || !written[0] {
+		t.Fatalf("the second record of a: %v %v", written, err)
+	}
+	if again, err := c.Get(ctx, "/registry/notification.toolkit.fluxcd.io/events/ns/a"); err != nil || again.Kvs[0].Lease != before.Kvs[0].Lease {
+		t.Errorf("the second record of a: lease %d, want %d (%v)", again.Kvs[0].Lease, before.Kvs[0].Lease, err)
+	}
+}
+
+// The first record of an Event names the lease its create gave, but only
+// over the version that create wrote: an Event deleted and created again
+// elsewhere, under another lease, keeps that one.
+func TestWriterKeepsTheLeaseOfAnEventCreatedElsewhere(t *testing.T) {
+	clients(t, testWriterKeepsTheLeaseOfAnEventCreatedElsewhere)
+}
+
+func testWriterKeepsTheLeaseOfAnEventCreatedElsewhere(t *testing.T, w *event.Writer, c *clientv3.Client) {
+	ctx := t.Context()
+	const key = "/registry/notification.toolkit.fluxcd.io/events/ns/a"
+	a := anEvent("ns", "a")
+	if _, err := w.Create(ctx, "ns", items(a), 3600, nil); err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := c.Grant(ctx, 7200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	put, err := c.Put(ctx, key, string(created.Kvs[0].Value), clientv3.WithLease(other.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := a.DeepCopy()
+	again.ResourceVersion = strconv.FormatInt(put.Header.Revision, 10)
+	now := metav1.Now()
+	again.Status.RoutedAt = &now
+	if written, err := w.UpdateStatus(ctx, []*notification.Event{again}); err != nil || !written[0] {
+		t.Fatalf("recording the Event created again: %v %v", written, err)
+	}
+	after, err := c.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := clientv3.LeaseID(after.Kvs[0].Lease); got != other.ID {
+		t.Errorf("the record gave the Event lease %x, want %x, the lease it was created again under (its create here had %x)", got, other.ID, created.Kvs[0].Lease)
+	}
 }
 
 // BenchmarkWriterCreate: the cost of storing an Event alone and in
