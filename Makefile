@@ -71,7 +71,7 @@ bench: deps build
 	hack/build-control-plane.sh
 	hack/build-flux-peer.sh
 	trap 'LOCAL_DIR=$(BENCH_DIR)/cp hack/local-down.sh' EXIT; \
-	  LOCAL_DIR=$(BENCH_DIR)/cp NOTIFICATION_FLAGS="--profiling $(BENCH_PRODUCTION_FLAGS) $(BENCH_SERVER_FLAGS)" hack/local-up.sh && \
+	  LOCAL_DIR=$(BENCH_DIR)/cp NOTIFICATION_FLAGS="--profiling $(BENCH_PRODUCTION_FLAGS) $(BENCH_SERVER_FLAGS)" RECEIVER_FLAGS="$(BENCH_RECEIVER_FLAGS)" hack/local-up.sh && \
 	  $(GO) run ./test/bench -local-dir $(BENCH_DIR)/cp -out $(BENCH_DIR)/results.json $(BENCH_FLAGS)
 
 ## deps: install what the tests need on a fresh machine

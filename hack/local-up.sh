@@ -6,7 +6,8 @@
 # (PIDs), logs/, the admin kubeconfig at $LOCAL_DIR/kubeconfig and the
 # ports in $LOCAL_DIR/env, the event receiver's URL in $LOCAL_DIR/receiver-url. Ports are free ones picked at start unless given
 # as ETCD_PORT, KUBE_PORT and NOTIFICATION_PORT; NOTIFICATION_FLAGS adds
-# flags to notification-apiserver (e.g. --profiling). hack/local-down.sh stops it.
+# flags to notification-apiserver (e.g. --profiling), RECEIVER_FLAGS to its
+# event receiver (e.g. --batch-gather=1ms). hack/local-down.sh stops it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_DIR="${LOCAL_DIR:-${ROOT}/.local}"
@@ -233,7 +234,7 @@ if [[ "${RECEIVER_VIA_AGGREGATOR:-0}" == 1 ]]; then
 fi
 log "starting the event receiver on 127.0.0.1:${RECEIVER_PORT} (storing events through ${receiver_via})"
 start receiver "${BIN}/notification-apiserver" receiver --listen="127.0.0.1:${RECEIVER_PORT}" \
-  --kubeconfig="${SERVER_KUBECONFIG}" "${receiver_direct[@]}" --v=1
+  --kubeconfig="${SERVER_KUBECONFIG}" "${receiver_direct[@]}" --v=1 ${RECEIVER_FLAGS:-}
 wait_for receiver 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/${RECEIVER_PORT}"
 echo "http://127.0.0.1:${RECEIVER_PORT}/" > "${LOCAL_DIR}/receiver-url"
 
