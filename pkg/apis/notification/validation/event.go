@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
-	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
@@ -34,7 +33,7 @@ var (
 
 // ValidateEvent checks an Event on create.
 func ValidateEvent(e *notification.Event) field.ErrorList {
-	allErrs := apimachineryvalidation.ValidateObjectMeta(&e.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&e.ObjectMeta, true, nameIsDNSSubdomain, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateEventBody(e)...)
 	return allErrs
 }
@@ -70,7 +69,7 @@ func ValidateEventStatus(e *notification.Event) field.ErrorList {
 		// An Alert of another namespace is written namespace/name.
 		alertName := d.Alert
 		if ns, name, ok := strings.Cut(d.Alert, "/"); ok {
-			for _, msg := range utilvalidation.IsDNS1123Label(ns) {
+			for _, msg := range dns1123Label(ns) {
 				allErrs = append(allErrs, field.Invalid(p.Child("alert"), d.Alert, msg))
 			}
 			alertName = name
@@ -121,7 +120,7 @@ func validateEventBody(e *notification.Event) field.ErrorList {
 			fmt.Sprintf("must be the namespace the Event is created in (%s)", e.Namespace)))
 	}
 	if io.APIVersion != "" {
-		for _, msg := range utilvalidation.IsQualifiedName(io.APIVersion) {
+		for _, msg := range qualifiedName(io.APIVersion) {
 			allErrs = append(allErrs, field.Invalid(ioPath.Child("apiVersion"), io.APIVersion, msg))
 		}
 	}

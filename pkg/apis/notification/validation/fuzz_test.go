@@ -1,13 +1,16 @@
 package validation
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
@@ -82,4 +85,50 @@ func FuzzEventDecodingAndValidation(f *testing.F) {
 			_ = ValidateEventStatusUpdate(e, e)
 		}
 	})
+}
+
+// FuzzNameChecksAgreeWithApimachinery: the checks of names that spare
+// the regular expressions accept exactly what apimachinery's accept, and
+// refuse with its messages.
+func FuzzNameChecksAgreeWithApimachinery(f *testing.F) {
+	for _, s := range nameCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkNameChecks(t, s)
+	})
+}
+
+// nameCases: valid names of each kind, and each way to be one byte off.
+var nameCases = []string{
+	"", "a", "0", "-", ".", "/", "a-b", "a--b", "-a", "a-", "a.b", "a..b", ".a", "a.", "a.-b", "a-.b",
+	"webapp", "flux-system", "ev-0123456789abcdef", "Upper", "a_b", "a b", "é", "a\n", "\na",
+	"kustomize.toolkit.fluxcd.io/v1", "v1", "apps/v1", "/v1", "a/", "a/b/c", "a.b/c_d.e-F", "a/_b", "a/b_",
+	"Example.com/v1", "example.com/-v1", "example..com/v1",
+	strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a", 253), strings.Repeat("a", 254),
+	strings.Repeat("a.", 126) + "a", strings.Repeat("a.", 126) + "ab", "x/" + strings.Repeat("b", 63), "x/" + strings.Repeat("b", 64),
+}
+
+func TestNameChecksAgreeWithApimachinery(t *testing.T) {
+	for _, s := range nameCases {
+		checkNameChecks(t, s)
+	}
+}
+
+func checkNameChecks(t *testing.T, s string) {
+	t.Helper()
+	for _, c := range []struct {
+		what       string
+		fast, slow []string
+	}{
+		{"DNS-1123 subdomain", dns1123Subdomain(s), utilvalidation.IsDNS1123Subdomain(s)},
+		{"DNS-1123 label", dns1123Label(s), utilvalidation.IsDNS1123Label(s)},
+		{"qualified name", qualifiedName(s), utilvalidation.IsQualifiedName(s)},
+		{"object name", nameIsDNSSubdomain(s, false), apimachineryvalidation.NameIsDNSSubdomain(s, false)},
+		{"object name prefix", nameIsDNSSubdomain(s, true), apimachineryvalidation.NameIsDNSSubdomain(s, true)},
+	} {
+		if !slices.Equal(c.fast, c.slow) {
+			t.Errorf("%q as a %s: %q, apimachinery says %q", s, c.what, c.fast, c.slow)
+		}
+	}
 }

@@ -12,7 +12,6 @@ import (
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
-	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
@@ -41,7 +40,7 @@ const (
 
 // ValidateProvider checks a Provider on create.
 func ValidateProvider(p *notification.Provider) field.ErrorList {
-	allErrs := apimachineryvalidation.ValidateObjectMeta(&p.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&p.ObjectMeta, true, nameIsDNSSubdomain, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateProviderSpec(&p.Spec, field.NewPath("spec"))...)
 	return allErrs
 }
@@ -132,7 +131,7 @@ func validateObjectName(name string, fldPath *field.Path) field.ErrorList {
 		return field.ErrorList{field.Required(fldPath, "a name is required")}
 	}
 	var allErrs field.ErrorList
-	for _, msg := range utilvalidation.IsDNS1123Subdomain(name) {
+	for _, msg := range dns1123Subdomain(name) {
 		allErrs = append(allErrs, field.Invalid(fldPath, name, msg))
 	}
 	return allErrs
@@ -152,7 +151,7 @@ func validateStatus(observedGeneration int64, conds []metav1.Condition, fldPath 
 
 // ValidateAlert checks an Alert on create.
 func ValidateAlert(a *notification.Alert) field.ErrorList {
-	allErrs := apimachineryvalidation.ValidateObjectMeta(&a.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&a.ObjectMeta, true, nameIsDNSSubdomain, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateAlertSpec(&a.Spec, field.NewPath("spec"))...)
 	return allErrs
 }
@@ -227,7 +226,7 @@ func validateEventSource(src *notification.CrossNamespaceObjectReference, fldPat
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("namespace"), src.Namespace,
 			"namespaces take no wildcard: name one namespace, or leave it empty for the Alert's namespace"))
 	case src.Namespace != "":
-		for _, msg := range utilvalidation.IsDNS1123Label(src.Namespace) {
+		for _, msg := range dns1123Label(src.Namespace) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("namespace"), src.Namespace, msg))
 		}
 	}
