@@ -412,7 +412,7 @@ func (d *Dispatcher) attempt(ctx context.Context, key string) (*v1beta2.Event, b
 		return nil, true, fmt.Errorf("the dispatcher does not watch Events yet")
 	}
 	cached, err := d.events.Events(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
+	if notFound(err) {
 		d.remember(key, nil)
 		return nil, false, nil
 	}
@@ -576,12 +576,12 @@ func (d *Dispatcher) deliver(ctx context.Context, e *v1beta2.Event, delivery *v1
 		alertNamespace, alertName = ns, n
 	}
 	alert, err := d.alerts.Alerts(alertNamespace).Get(alertName)
-	if apierrors.IsNotFound(err) {
+	if notFound(err) {
 		delivery.State, delivery.Message = Skipped, "the Alert was deleted"
 		return
 	}
 	provider, err := d.providers.Providers(alertNamespace).Get(delivery.Provider)
-	if apierrors.IsNotFound(err) {
+	if notFound(err) {
 		delivery.Message = fmt.Sprintf("Provider %s/%s not found", alertNamespace, delivery.Provider)
 		return // it may come: retry
 	}
@@ -685,7 +685,7 @@ func toNotifierEvent(e *v1beta2.Event, a *v1beta2.Alert) notifier.Event {
 func (d *Dispatcher) writeStatus(ctx context.Context, e *v1beta2.Event) (*v1beta2.Event, error) {
 	if d.opts.WriteStatus != nil {
 		written, err := d.opts.WriteStatus(ctx, e)
-		if apierrors.IsNotFound(err) {
+		if notFound(err) {
 			return nil, nil // expired meanwhile
 		}
 		return written, err
@@ -700,8 +700,14 @@ func (d *Dispatcher) writeStatus(ctx context.Context, e *v1beta2.Event) (*v1beta
 		latest.Status = e.Status
 		written, err = events.UpdateStatus(ctx, latest, metav1.UpdateOptions{FieldManager: "notification-apiserver"})
 	}
-	if apierrors.IsNotFound(err) {
+	if notFound(err) {
 		return nil, nil // expired meanwhile
 	}
 	return written, err
+}
+
+// notFound is apierrors.IsNotFound, which allocates even for no error:
+// the delivery loop asks it of every lookup.
+func notFound(err error) bool {
+	return err != nil && apierrors.IsNotFound(err)
 }

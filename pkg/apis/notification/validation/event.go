@@ -59,38 +59,69 @@ func ValidateEventStatus(e *notification.Event) field.ErrorList {
 	if len(e.Status.Message) > MaxDeliveryMessageLength {
 		allErrs = append(allErrs, field.TooLong(field.NewPath("status", "message"), "", MaxDeliveryMessageLength))
 	}
-	path := field.NewPath("status", "deliveries")
+	path := func() *field.Path { return field.NewPath("status", "deliveries") }
 	if len(e.Status.Deliveries) > MaxDeliveries {
-		return append(allErrs, field.TooMany(path, len(e.Status.Deliveries), MaxDeliveries))
+		return append(allErrs, field.TooMany(path(), len(e.Status.Deliveries), MaxDeliveries))
 	}
-	seen := map[[2]string]bool{}
+	var seen map[[2]string]bool
 	for i, d := range e.Status.Deliveries {
-		p := path.Index(i)
-		// An Alert of another namespace is written namespace/name.
-		alertName := d.Alert
-		if ns, name, ok := strings.Cut(d.Alert, "/"); ok {
-			for _, msg := range dns1123Label(ns) {
-				allErrs = append(allErrs, field.Invalid(p.Child("alert"), d.Alert, msg))
+		key := [2]string{d.Alert, d.Provider}
+		duplicate := false
+		if len(e.Status.Deliveries) > 1 {
+			if seen == nil {
+				seen = make(map[[2]string]bool, len(e.Status.Deliveries))
 			}
-			alertName = name
+			duplicate = seen[key]
+			seen[key] = true
 		}
-		allErrs = append(allErrs, validateObjectName(alertName, p.Child("alert"))...)
-		allErrs = append(allErrs, validateObjectName(d.Provider, p.Child("provider"))...)
-		if seen[[2]string{d.Alert, d.Provider}] {
-			allErrs = append(allErrs, field.Duplicate(p, d.Alert+"/"+d.Provider))
+		if !duplicate && deliveryValid(d) {
+			continue // the path and the messages are made only for an error
 		}
-		seen[[2]string{d.Alert, d.Provider}] = true
-		if !contains(deliveryStates, d.State) {
-			allErrs = append(allErrs, field.NotSupported(p.Child("state"), d.State, deliveryStates))
-		}
-		if d.Attempts < 0 {
-			allErrs = append(allErrs, field.Invalid(p.Child("attempts"), d.Attempts, "must not be negative"))
-		}
-		if len(d.Message) > MaxDeliveryMessageLength {
-			allErrs = append(allErrs, field.TooLong(p.Child("message"), "", MaxDeliveryMessageLength))
-		}
+		allErrs = append(allErrs, deliveryErrors(d, path().Index(i), duplicate)...)
 	}
 	return allErrs
+}
+
+// deliveryErrors are the errors of d, at p.
+func deliveryErrors(d notification.Delivery, p *field.Path, duplicate bool) field.ErrorList {
+	var allErrs field.ErrorList
+	// An Alert of another namespace is written namespace/name.
+	alertName := d.Alert
+	if ns, name, ok := strings.Cut(d.Alert, "/"); ok {
+		for _, msg := range dns1123Label(ns) {
+			allErrs = append(allErrs, field.Invalid(p.Child("alert"), d.Alert, msg))
+		}
+		alertName = name
+	}
+	allErrs = append(allErrs, validateObjectName(alertName, p.Child("alert"))...)
+	allErrs = append(allErrs, validateObjectName(d.Provider, p.Child("provider"))...)
+	if duplicate {
+		allErrs = append(allErrs, field.Duplicate(p, d.Alert+"/"+d.Provider))
+	}
+	if !contains(deliveryStates, d.State) {
+		allErrs = append(allErrs, field.NotSupported(p.Child("state"), d.State, deliveryStates))
+	}
+	if d.Attempts < 0 {
+		allErrs = append(allErrs, field.Invalid(p.Child("attempts"), d.Attempts, "must not be negative"))
+	}
+	if len(d.Message) > MaxDeliveryMessageLength {
+		allErrs = append(allErrs, field.TooLong(p.Child("message"), "", MaxDeliveryMessageLength))
+	}
+	return allErrs
+}
+
+// deliveryValid tells that deliveryErrors finds nothing wrong with d (not
+// a duplicate).
+func deliveryValid(d notification.Delivery) bool {
+	alertName := d.Alert
+	if ns, name, ok := strings.Cut(d.Alert, "/"); ok {
+		if !isDNS1123Label(ns) {
+			return false
+		}
+		alertName = name
+	}
+	return isDNS1123Subdomain(alertName) && isDNS1123Subdomain(d.Provider) && contains(deliveryStates, d.State) &&
+		d.Attempts >= 0 && len(d.Message) <= MaxDeliveryMessageLength
 }
 
 func contains(list []string, s string) bool {
@@ -105,28 +136,31 @@ func contains(list []string, s string) bool {
 func validateEventBody(e *notification.Event) field.ErrorList {
 	var allErrs field.ErrorList
 	io := e.InvolvedObject
-	ioPath := field.NewPath("involvedObject")
+	// The paths are made only for an error: most Events have none.
+	ioPath := func() *field.Path { return field.NewPath("involvedObject") }
 	if io.Kind == "" {
-		allErrs = append(allErrs, field.Required(ioPath.Child("kind"), "the kind of the Flux object is required"))
+		allErrs = append(allErrs, field.Required(ioPath().Child("kind"), "the kind of the Flux object is required"))
 	} else if len(io.Kind) > 63 {
-		allErrs = append(allErrs, field.TooLong(ioPath.Child("kind"), "", 63))
+		allErrs = append(allErrs, field.TooLong(ioPath().Child("kind"), "", 63))
 	}
-	allErrs = append(allErrs, validateObjectName(io.Name, ioPath.Child("name"))...)
+	if !isDNS1123Subdomain(io.Name) {
+		allErrs = append(allErrs, validateObjectName(io.Name, ioPath().Child("name"))...)
+	}
 	switch {
 	case io.Namespace == "":
-		allErrs = append(allErrs, field.Required(ioPath.Child("namespace"), "the namespace of the Flux object is required"))
+		allErrs = append(allErrs, field.Required(ioPath().Child("namespace"), "the namespace of the Flux object is required"))
 	case io.Namespace != e.Namespace:
-		allErrs = append(allErrs, field.Invalid(ioPath.Child("namespace"), io.Namespace,
+		allErrs = append(allErrs, field.Invalid(ioPath().Child("namespace"), io.Namespace,
 			fmt.Sprintf("must be the namespace the Event is created in (%s)", e.Namespace)))
 	}
 	if io.APIVersion != "" {
 		for _, msg := range qualifiedName(io.APIVersion) {
-			allErrs = append(allErrs, field.Invalid(ioPath.Child("apiVersion"), io.APIVersion, msg))
+			allErrs = append(allErrs, field.Invalid(ioPath().Child("apiVersion"), io.APIVersion, msg))
 		}
 	}
 	for name, v := range map[string]string{"uid": io.UID, "resourceVersion": io.ResourceVersion, "fieldPath": io.FieldPath} {
 		if len(v) > MaxEventShortField {
-			allErrs = append(allErrs, field.TooLong(ioPath.Child(name), "", MaxEventShortField))
+			allErrs = append(allErrs, field.TooLong(ioPath().Child(name), "", MaxEventShortField))
 		}
 	}
 	switch {
@@ -155,19 +189,19 @@ func validateEventBody(e *notification.Event) field.ErrorList {
 			allErrs = append(allErrs, field.TooLong(field.NewPath(name), "", MaxEventShortField))
 		}
 	}
-	mdPath := field.NewPath("eventMetadata")
+	mdPath := func() *field.Path { return field.NewPath("eventMetadata") }
 	if len(e.EventMetadata) > MaxEventMetadataKeys {
-		allErrs = append(allErrs, field.TooMany(mdPath, len(e.EventMetadata), MaxEventMetadataKeys))
+		allErrs = append(allErrs, field.TooMany(mdPath(), len(e.EventMetadata), MaxEventMetadataKeys))
 	} else {
 		size := 0
 		for k, v := range e.EventMetadata {
 			size += len(k) + len(v)
 			if k == "" {
-				allErrs = append(allErrs, field.Invalid(mdPath, k, "keys must not be empty"))
+				allErrs = append(allErrs, field.Invalid(mdPath(), k, "keys must not be empty"))
 			}
 		}
 		if size > MaxEventMetadataBytes {
-			allErrs = append(allErrs, field.TooLong(mdPath, "", MaxEventMetadataBytes))
+			allErrs = append(allErrs, field.TooLong(mdPath(), "", MaxEventMetadataBytes))
 		}
 	}
 	return allErrs

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
@@ -131,4 +132,22 @@ func checkNameChecks(t *testing.T, s string) {
 			t.Errorf("%q as a %s: %q, apimachinery says %q", s, c.what, c.fast, c.slow)
 		}
 	}
+}
+
+// FuzzDeliveryCheckAgrees: the quick check of a delivery passes exactly
+// those deliveryErrors finds nothing wrong with.
+func FuzzDeliveryCheckAgrees(f *testing.F) {
+	f.Add("alert", "provider", notification.DeliveryDelivered, int32(1), 0)
+	f.Add("apps/alert", "provider", notification.DeliveryFailed, int32(0), MaxDeliveryMessageLength)
+	f.Add("Apps/alert", "p", "Sent", int32(-1), MaxDeliveryMessageLength+1)
+	f.Add("/a", "", notification.DeliveryPending, int32(3), 10)
+	f.Add("a/b/c", "p.q", notification.DeliverySkipped, int32(2), 1)
+	f.Fuzz(func(t *testing.T, alert, provider, state string, attempts int32, messageLength int) {
+		d := notification.Delivery{Alert: alert, Provider: provider, State: state, Attempts: attempts,
+			Message: strings.Repeat("m", max(0, min(messageLength, 2*MaxDeliveryMessageLength)))}
+		errs := deliveryErrors(d, field.NewPath("d"), false)
+		if deliveryValid(d) != (len(errs) == 0) {
+			t.Errorf("%+v: quick check %v, errors %v", d, deliveryValid(d), errs)
+		}
+	})
 }

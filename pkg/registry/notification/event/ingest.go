@@ -30,23 +30,45 @@ func CleanMetadata(e *notification.Event) {
 		return
 	}
 	group := Group(e.InvolvedObject)
-	kept := make(map[string]string, len(e.EventMetadata))
+	drops := 0
+	for k := range e.EventMetadata {
+		if !keepMetadata(k, group) {
+			drops++
+		}
+	}
+	switch {
+	case drops == 0:
+		return // most events: nothing to drop, nothing to copy
+	case drops == len(e.EventMetadata):
+		e.EventMetadata = nil
+		return
+	}
+	kept := make(map[string]string, len(e.EventMetadata)-drops)
 	for k, v := range e.EventMetadata {
-		switch {
-		case strings.HasPrefix(k, EventGroupPrefix):
-			kept[k] = v
-		case group != "" && strings.HasPrefix(k, group+"/"):
-			suffix := k[len(group)+1:]
-			if strings.EqualFold(suffix, "checksum") || strings.EqualFold(suffix, "digest") {
-				continue
-			}
+		if keepMetadata(k, group) {
 			kept[k] = v
 		}
 	}
-	if len(kept) == 0 {
-		kept = nil
-	}
 	e.EventMetadata = kept
+}
+
+// keepMetadata tells whether CleanMetadata keeps the key k of an event
+// whose object is of group.
+func keepMetadata(k, group string) bool {
+	if strings.HasPrefix(k, EventGroupPrefix) {
+		return true
+	}
+	suffix, ok := groupKey(k, group)
+	return ok && !strings.EqualFold(suffix, "checksum") && !strings.EqualFold(suffix, "digest")
+}
+
+// groupKey is what follows "group/" in k, if k starts so (group not
+// empty).
+func groupKey(k, group string) (string, bool) {
+	if group == "" || len(k) <= len(group) || k[len(group)] != '/' || !strings.HasPrefix(k, group) {
+		return "", false
+	}
+	return k[len(group)+1:], true
 }
 
 // DedupKey is what makes two events the same, as Flux keys its rate
@@ -54,15 +76,24 @@ func CleanMetadata(e *notification.Event) {
 // and the revision, originRevision and token metadata when present. Not
 // the severity, the reason nor the other metadata.
 func DedupKey(e *notification.Event) string {
-	io := e.InvolvedObject
-	parts := []string{"event", "name=" + io.Name, "namespace=" + io.Namespace, "kind=" + io.Kind, "message=" + e.Message}
-	group := Group(io)
-	for _, key := range []string{"originRevision", "revision", "token"} {
-		if v, ok := e.EventMetadata[group+"/"+key]; ok {
-			parts = append(parts, key+"="+v)
+	obj := e.InvolvedObject
+	// Built on the stack when it fits: the hash of the parts joined by
+	// slashes.
+	var buf [512]byte
+	b := buf[:0]
+	for _, part := range [...]string{"event/name=", obj.Name, "/namespace=", obj.Namespace, "/kind=", obj.Kind, "/message=", e.Message} {
+		b = append(b, part...)
+	}
+	if group := Group(obj); len(e.EventMetadata) > 0 {
+		var key [128]byte
+		for _, name := range [...]string{"originRevision", "revision", "token"} {
+			// The lookup of string(bytes) does not copy them.
+			if v, ok := e.EventMetadata[string(append(append(append(key[:0], group...), '/'), name...))]; ok {
+				b = append(append(append(append(b, '/'), name...), '='), v...)
+			}
 		}
 	}
-	sum := sha256.Sum256([]byte(strings.Join(parts, "/")))
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
