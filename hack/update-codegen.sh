@@ -9,7 +9,12 @@ set -o errexit -o nounset -o pipefail
 
 SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${SCRIPT_ROOT}"
-CODEGEN_PKG="${CODEGEN_PKG:-$(go list -m -f '{{.Dir}}' k8s.io/code-generator)}"
+if [[ -z "${CODEGEN_PKG:-}" ]]; then
+  # go list -m names a module's directory only once the module is in the
+  # module cache, and on a fresh machine no build has fetched this one.
+  go mod download k8s.io/code-generator
+  CODEGEN_PKG="$(go list -m -f '{{.Dir}}' k8s.io/code-generator)"
+fi
 THIS_PKG="github.com/notification-apiserver/notification-apiserver"
 BOILERPLATE="${SCRIPT_ROOT}/hack/boilerplate.go.txt"
 
