@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -42,9 +43,13 @@ type Writer struct {
 	versioner   storage.Versioner
 	pathPrefix  string
 	keyFunc     func(ctx context.Context, name string) (string, error)
-	newFunc     func() runtime.Object
-	leases      leases
-	created     createdLeases
+	// keyPrefix, when known, is what the keys of keyFunc (under
+	// pathPrefix) have before namespace/name: key then builds them with
+	// one allocation where keyFunc takes four, three keys an event.
+	keyPrefix string
+	newFunc   func() runtime.Object
+	leases    leases
+	created   createdLeases
 	// wrote, when set, is told each Event and the bytes it was encoded to
 	// (before the transformer), so that the watches need not decode them:
 	// see watchDecodes.
@@ -87,7 +92,7 @@ func NewWriter(client *clientv3.Client, kv pb.KVClient, optsGetter generic.RESTO
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &Writer{
+	w := &Writer{
 		client:      client,
 		kv:          kv,
 		codec:       cfg.Codec,
@@ -97,12 +102,37 @@ func NewWriter(client *clientv3.Client, kv pb.KVClient, optsGetter generic.RESTO
 		pathPrefix:  prefix,
 		keyFunc:     keyFunc,
 		newFunc:     func() runtime.Object { return &notification.Event{} },
-	}, nil
+	}
+	w.keyPrefix = keyPrefixOf(w.keyByFunc)
+	return w, nil
+}
+
+// keyPrefixOf is what the keys of keyOf have before namespace/name, found
+// from one key; "" when they are not so made.
+func keyPrefixOf(keyOf func(namespace, name string) (string, error)) string {
+	const namespace, name = "namespace-of-key", "name-of-key"
+	k, err := keyOf(namespace, name)
+	if err != nil {
+		return ""
+	}
+	prefix, ok := strings.CutSuffix(k, namespace+"/"+name)
+	if !ok || !strings.HasSuffix(prefix, "/") {
+		return ""
+	}
+	return prefix
 }
 
 // key is the etcd key of the Event name in namespace, as the etcd3
 // storage prepares it.
 func (w *Writer) key(namespace, name string) (string, error) {
+	if w.keyPrefix != "" && namespace != "" && !strings.Contains(namespace, "/") && name != "" && len(content.IsPathSegmentName(name)) == 0 {
+		return w.keyPrefix + namespace + "/" + name, nil
+	}
+	return w.keyByFunc(namespace, name)
+}
+
+// keyByFunc is the key keyFunc gives, under pathPrefix.
+func (w *Writer) keyByFunc(namespace, name string) (string, error) {
 	ctx := genericapirequest.WithNamespace(context.Background(), namespace)
 	k, err := w.keyFunc(ctx, name)
 	if err != nil {
