@@ -32,9 +32,12 @@ type BatchREST struct {
 	writer     *Writer
 	authorizer authorizer.Authorizer
 	strategy   strategy
-	// admit is the server's admission chain, run on each item as on a
-	// create of it alone (nil: none).
-	admit      admission.Interface
+	// mutating and validating are the server's admission chain, run on
+	// each item as on a create of it alone, audited as the registry's
+	// handlers audit it; nil without a chain, or one that has not that
+	// side or does not handle creates.
+	mutating   admission.MutationInterface
+	validating admission.ValidationInterface
 	interfaces admission.ObjectInterfaces
 }
 
@@ -56,7 +59,18 @@ func NewBatchREST(events *REST, writer *Writer, authz authorizer.Authorizer) *Ba
 // refused item gets the refusal as its result; the others are stored.
 // Admission of the batch as a whole is the request's, as for any create.
 func (r *BatchREST) UseAdmission(admit admission.Interface, interfaces admission.ObjectInterfaces) {
-	r.admit, r.interfaces = admit, interfaces
+	r.interfaces = interfaces
+	r.mutating, r.validating = nil, nil
+	if admit == nil {
+		return
+	}
+	audited := admission.WithAudit(admit)
+	if m, ok := audited.(admission.MutationInterface); ok && m.Handles(admission.Create) {
+		r.mutating = m
+	}
+	if v, ok := audited.(admission.ValidationInterface); ok && v.Handles(admission.Create) {
+		r.validating = v
+	}
 }
 
 // The kind and resource an item's admission sees: those of a create of
@@ -79,27 +93,19 @@ func itemAttributes(ctx context.Context, e *notification.Event, dryRun bool) adm
 
 // mutate runs the mutating admission of a create of e alone.
 func (r *BatchREST) mutate(ctx context.Context, e *notification.Event, dryRun bool) error {
-	if r.admit == nil {
+	if r.mutating == nil {
 		return nil
 	}
-	m, ok := admission.WithAudit(r.admit).(admission.MutationInterface)
-	if !ok || !m.Handles(admission.Create) {
-		return nil
-	}
-	return m.Admit(ctx, itemAttributes(ctx, e, dryRun), r.interfaces)
+	return r.mutating.Admit(ctx, itemAttributes(ctx, e, dryRun), r.interfaces)
 }
 
 // validate runs the validating admission of a create of e alone, on a
 // copy, as the registry does.
 func (r *BatchREST) validate(ctx context.Context, e *notification.Event, dryRun bool) error {
-	if r.admit == nil {
+	if r.validating == nil {
 		return nil
 	}
-	v, ok := admission.WithAudit(r.admit).(admission.ValidationInterface)
-	if !ok || !v.Handles(admission.Create) {
-		return nil
-	}
-	return v.Validate(ctx, itemAttributes(ctx, e.DeepCopy(), dryRun), r.interfaces)
+	return r.validating.Validate(ctx, itemAttributes(ctx, e.DeepCopy(), dryRun), r.interfaces)
 }
 
 // New returns an empty EventBatch.
