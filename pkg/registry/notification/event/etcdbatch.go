@@ -223,15 +223,18 @@ func (w *Writer) Create(ctx context.Context, namespace string, items []CreateIte
 		if len(batch) == 0 {
 			return nil
 		}
+		o := newTxnOps(len(batch), 2)
 		ops := make([]*pb.RequestOp, len(batch))
 		for i, p := range batch {
-			cmps := []*pb.Compare{created(p.key, 0)}
-			var otherwise []*pb.RequestOp
-			if p.previous != "" {
-				cmps = append(cmps, created(p.previous, 0))
-				otherwise = []*pb.RequestOp{getOp(p.key, true), getOp(p.previous, false)}
+			key := []byte(p.key)
+			if p.previous == "" {
+				ops[i] = o.nested(o.compares(o.created(key)), o.list(o.put(key, p.value, int64(lease), false)), nil)
+				continue
 			}
-			ops[i] = nested(cmps, []*pb.RequestOp{putOp(p.key, p.value, int64(lease), false)}, otherwise)
+			previous := []byte(p.previous)
+			ops[i] = o.nested(o.compares(o.created(key), o.created(previous)),
+				o.list(o.put(key, p.value, int64(lease), false)),
+				o.list(o.get(key, true), o.get(previous, false)))
 		}
 		batchItems.WithLabelValues("create").Observe(float64(len(ops)))
 		start := time.Now()
@@ -359,9 +362,11 @@ func (w *Writer) UpdateStatus(ctx context.Context, events []*notification.Event)
 		if len(batch) == 0 {
 			return nil
 		}
+		o := newTxnOps(len(batch), 0)
 		ops := make([]*pb.RequestOp, len(batch))
 		for i, p := range batch {
-			ops[i] = nested([]*pb.Compare{modified(p.key, p.rev)}, []*pb.RequestOp{putOp(p.key, p.value, p.lease, !p.leaseKnown)}, nil)
+			key := []byte(p.key)
+			ops[i] = o.nested(o.compares(o.modified(key, p.rev)), o.list(o.put(key, p.value, p.lease, !p.leaseKnown)), nil)
 		}
 		batchItems.WithLabelValues("status").Observe(float64(len(ops)))
 		start := time.Now()
@@ -438,27 +443,114 @@ func etcdError(ctx context.Context, err error) error {
 	return err
 }
 
-// nested is a transaction inside another.
-func nested(cmps []*pb.Compare, then, otherwise []*pb.RequestOp) *pb.RequestOp {
-	return &pb.RequestOp{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{Compare: cmps, Success: then, Failure: otherwise}}}
+// txnOps makes the messages of one transaction's operations out of
+// slices made for the whole transaction: each item's operation is about
+// ten small messages, each an allocation when made alone. Keys are
+// shared between the messages of an item, which etcd only reads.
+type txnOps struct {
+	ops      []pb.RequestOp
+	txns     []pb.RequestOp_RequestTxn
+	txnReqs  []pb.TxnRequest
+	puts     []pb.RequestOp_RequestPut
+	putReqs  []pb.PutRequest
+	ranges   []pb.RequestOp_RequestRange
+	rangeRqs []pb.RangeRequest
+	cmps     []pb.Compare
+	creates  []pb.Compare_CreateRevision
+	mods     []pb.Compare_ModRevision
+	cmpPtrs  []*pb.Compare
+	opPtrs   []*pb.RequestOp
 }
 
-// created compares key's create revision with rev (0: key does not exist).
-func created(key string, rev int64) *pb.Compare {
-	return &pb.Compare{Key: []byte(key), Target: pb.Compare_CREATE, Result: pb.Compare_EQUAL,
-		TargetUnion: &pb.Compare_CreateRevision{CreateRevision: rev}}
+// newTxnOps sizes a txnOps for items of at most two comparisons, one
+// put and reads (at most two each).
+func newTxnOps(items, reads int) *txnOps {
+	return &txnOps{
+		ops:      make([]pb.RequestOp, 0, items*(1+1+reads)),
+		txns:     make([]pb.RequestOp_RequestTxn, 0, items),
+		txnReqs:  make([]pb.TxnRequest, 0, items),
+		puts:     make([]pb.RequestOp_RequestPut, 0, items),
+		putReqs:  make([]pb.PutRequest, 0, items),
+		ranges:   make([]pb.RequestOp_RequestRange, 0, items*reads),
+		rangeRqs: make([]pb.RangeRequest, 0, items*reads),
+		cmps:     make([]pb.Compare, 0, 2*items),
+		creates:  make([]pb.Compare_CreateRevision, 0, 2*items),
+		mods:     make([]pb.Compare_ModRevision, 0, items),
+		cmpPtrs:  make([]*pb.Compare, 0, 2*items),
+		opPtrs:   make([]*pb.RequestOp, 0, items*(1+reads)),
+	}
+}
+
+// nextOf is a new zero element at the end of *s. Past the capacity it
+// still works (the elements handed out before stay where they are).
+func nextOf[T any](s *[]T) *T {
+	var zero T
+	*s = append(*s, zero)
+	return &(*s)[len(*s)-1]
+}
+
+// nested is a transaction inside another.
+func (o *txnOps) nested(cmps []*pb.Compare, then, otherwise []*pb.RequestOp) *pb.RequestOp {
+	r := nextOf(&o.txnReqs)
+	*r = pb.TxnRequest{Compare: cmps, Success: then, Failure: otherwise}
+	t := nextOf(&o.txns)
+	t.RequestTxn = r
+	op := nextOf(&o.ops)
+	op.Request = t
+	return op
+}
+
+// compares lists comparisons.
+func (o *txnOps) compares(cmps ...*pb.Compare) []*pb.Compare {
+	start := len(o.cmpPtrs)
+	o.cmpPtrs = append(o.cmpPtrs, cmps...)
+	return o.cmpPtrs[start:len(o.cmpPtrs):len(o.cmpPtrs)]
+}
+
+// list lists operations.
+func (o *txnOps) list(ops ...*pb.RequestOp) []*pb.RequestOp {
+	start := len(o.opPtrs)
+	o.opPtrs = append(o.opPtrs, ops...)
+	return o.opPtrs[start:len(o.opPtrs):len(o.opPtrs)]
+}
+
+// created compares key's create revision with 0: key does not exist.
+func (o *txnOps) created(key []byte) *pb.Compare {
+	u := nextOf(&o.creates)
+	c := nextOf(&o.cmps)
+	*c = pb.Compare{Key: key, Target: pb.Compare_CREATE, Result: pb.Compare_EQUAL, TargetUnion: u}
+	return c
 }
 
 // modified compares key's last modification's revision with rev.
-func modified(key string, rev int64) *pb.Compare {
-	return &pb.Compare{Key: []byte(key), Target: pb.Compare_MOD, Result: pb.Compare_EQUAL,
-		TargetUnion: &pb.Compare_ModRevision{ModRevision: rev}}
+func (o *txnOps) modified(key []byte, rev int64) *pb.Compare {
+	u := nextOf(&o.mods)
+	u.ModRevision = rev
+	c := nextOf(&o.cmps)
+	*c = pb.Compare{Key: key, Target: pb.Compare_MOD, Result: pb.Compare_EQUAL, TargetUnion: u}
+	return c
 }
 
-// putOp writes value at key, under lease, or keeping the key's lease.
-func putOp(key string, value []byte, lease int64, keepLease bool) *pb.RequestOp {
-	return &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{
-		Key: []byte(key), Value: value, Lease: lease, IgnoreLease: keepLease}}}
+// put writes value at key, under lease, or keeping the key's lease.
+func (o *txnOps) put(key, value []byte, lease int64, keepLease bool) *pb.RequestOp {
+	r := nextOf(&o.putReqs)
+	*r = pb.PutRequest{Key: key, Value: value, Lease: lease, IgnoreLease: keepLease}
+	w := nextOf(&o.puts)
+	w.RequestPut = r
+	op := nextOf(&o.ops)
+	op.Request = w
+	return op
+}
+
+// get reads key, or only counts it.
+func (o *txnOps) get(key []byte, countOnly bool) *pb.RequestOp {
+	r := nextOf(&o.rangeRqs)
+	*r = pb.RangeRequest{Key: key, CountOnly: countOnly}
+	w := nextOf(&o.ranges)
+	w.RequestRange = r
+	op := nextOf(&o.ops)
+	op.Request = w
+	return op
 }
 
 // createdLeases remembers the lease of each Event a Writer created, with
@@ -504,11 +596,6 @@ func (c *createdLeases) take(key string, rev int64) (lease int64, ok bool) {
 		}
 	}
 	return 0, false
-}
-
-// getOp reads key, or only counts it.
-func getOp(key string, countOnly bool) *pb.RequestOp {
-	return &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte(key), CountOnly: countOnly}}}
 }
 
 // authenticatedData binds a transformed value to its key, as the etcd3
