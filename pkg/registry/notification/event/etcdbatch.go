@@ -501,17 +501,17 @@ func (o *txnOps) nested(cmps []*pb.Compare, then, otherwise []*pb.RequestOp) *pb
 }
 
 // compares lists comparisons.
-func (o *txnOps) compares(cmps ...*pb.Compare) []*pb.Compare {
-	start := len(o.cmpPtrs)
-	o.cmpPtrs = append(o.cmpPtrs, cmps...)
-	return o.cmpPtrs[start:len(o.cmpPtrs):len(o.cmpPtrs)]
-}
+func (o *txnOps) compares(cmps ...*pb.Compare) []*pb.Compare { return appended(&o.cmpPtrs, cmps...) }
 
 // list lists operations.
-func (o *txnOps) list(ops ...*pb.RequestOp) []*pb.RequestOp {
-	start := len(o.opPtrs)
-	o.opPtrs = append(o.opPtrs, ops...)
-	return o.opPtrs[start:len(o.opPtrs):len(o.opPtrs)]
+func (o *txnOps) list(ops ...*pb.RequestOp) []*pb.RequestOp { return appended(&o.opPtrs, ops...) }
+
+// appended appends xs to *s and returns them, a slice of their own (an
+// append to it does not reach the next).
+func appended[T any](s *[]T, xs ...T) []T {
+	start := len(*s)
+	*s = append(*s, xs...)
+	return (*s)[start:len(*s):len(*s)]
 }
 
 // created compares key's create revision with 0: key does not exist.
