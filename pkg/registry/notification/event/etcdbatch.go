@@ -481,23 +481,18 @@ func newTxnOps(items, reads int) *txnOps {
 	}
 }
 
-// nextOf is a new zero element at the end of *s. Past the capacity it
-// still works (the elements handed out before stay where they are).
-func nextOf[T any](s *[]T) *T {
-	var zero T
-	*s = append(*s, zero)
+// place puts v at the end of *s and returns where. Past the capacity it
+// still works (what was placed before stays where it is).
+func place[T any](s *[]T, v T) *T {
+	*s = append(*s, v)
 	return &(*s)[len(*s)-1]
 }
 
 // nested is a transaction inside another.
 func (o *txnOps) nested(cmps []*pb.Compare, then, otherwise []*pb.RequestOp) *pb.RequestOp {
-	r := nextOf(&o.txnReqs)
-	*r = pb.TxnRequest{Compare: cmps, Success: then, Failure: otherwise}
-	t := nextOf(&o.txns)
-	t.RequestTxn = r
-	op := nextOf(&o.ops)
-	op.Request = t
-	return op
+	t := place(&o.txns, pb.RequestOp_RequestTxn{})
+	t.RequestTxn = place(&o.txnReqs, pb.TxnRequest{Compare: cmps, Success: then, Failure: otherwise})
+	return place(&o.ops, pb.RequestOp{Request: t})
 }
 
 // compares lists comparisons.
@@ -516,41 +511,28 @@ func appended[T any](s *[]T, xs ...T) []T {
 
 // created compares key's create revision with 0: key does not exist.
 func (o *txnOps) created(key []byte) *pb.Compare {
-	u := nextOf(&o.creates)
-	c := nextOf(&o.cmps)
-	*c = pb.Compare{Key: key, Target: pb.Compare_CREATE, Result: pb.Compare_EQUAL, TargetUnion: u}
-	return c
+	u := place(&o.creates, pb.Compare_CreateRevision{})
+	return place(&o.cmps, pb.Compare{Key: key, Target: pb.Compare_CREATE, Result: pb.Compare_EQUAL, TargetUnion: u})
 }
 
 // modified compares key's last modification's revision with rev.
 func (o *txnOps) modified(key []byte, rev int64) *pb.Compare {
-	u := nextOf(&o.mods)
-	u.ModRevision = rev
-	c := nextOf(&o.cmps)
-	*c = pb.Compare{Key: key, Target: pb.Compare_MOD, Result: pb.Compare_EQUAL, TargetUnion: u}
-	return c
+	u := place(&o.mods, pb.Compare_ModRevision{ModRevision: rev})
+	return place(&o.cmps, pb.Compare{Key: key, Target: pb.Compare_MOD, Result: pb.Compare_EQUAL, TargetUnion: u})
 }
 
 // put writes value at key, under lease, or keeping the key's lease.
 func (o *txnOps) put(key, value []byte, lease int64, keepLease bool) *pb.RequestOp {
-	r := nextOf(&o.putReqs)
-	*r = pb.PutRequest{Key: key, Value: value, Lease: lease, IgnoreLease: keepLease}
-	w := nextOf(&o.puts)
-	w.RequestPut = r
-	op := nextOf(&o.ops)
-	op.Request = w
-	return op
+	w := place(&o.puts, pb.RequestOp_RequestPut{})
+	w.RequestPut = place(&o.putReqs, pb.PutRequest{Key: key, Value: value, Lease: lease, IgnoreLease: keepLease})
+	return place(&o.ops, pb.RequestOp{Request: w})
 }
 
 // get reads key, or only counts it.
 func (o *txnOps) get(key []byte, countOnly bool) *pb.RequestOp {
-	r := nextOf(&o.rangeRqs)
-	*r = pb.RangeRequest{Key: key, CountOnly: countOnly}
-	w := nextOf(&o.ranges)
-	w.RequestRange = r
-	op := nextOf(&o.ops)
-	op.Request = w
-	return op
+	w := place(&o.ranges, pb.RequestOp_RequestRange{})
+	w.RequestRange = place(&o.rangeRqs, pb.RangeRequest{Key: key, CountOnly: countOnly})
+	return place(&o.ops, pb.RequestOp{Request: w})
 }
 
 // createdLeases remembers the lease of each Event a Writer created, with
