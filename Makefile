@@ -27,7 +27,7 @@ verify:
 
 ## unit: unit tests
 unit:
-	$(GO) test ./pkg/... ./cmd/... ./test/promtext/...
+	$(GO) test ./pkg/... ./cmd/... ./test/promtext/... ./test/bench/...
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each, default 30000 inputs)
 fuzz:

@@ -101,6 +101,13 @@ func (b *bench) deliveryBenchmarks(ctx context.Context) error {
 			}
 		}
 		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-apiserver)", path.name), "µs", res.cpuKube)
+		r.add(fmt.Sprintf("delivery.%s.cpu per event (kube-controller-manager)", path.name), "µs", res.cpuKCM)
+		m = r.add(fmt.Sprintf("delivery.%s.cpu per event (whole machine)", path.name), "µs", res.cpuMachine).
+			note("every process and the kernel: the posters and the sink (%.0f µs), the control plane", res.cpuBench)
+		if path.name == "receiver" && b.flux != nil && b.flux.cpuMachine > 0 {
+			m.versus("Flux's run, whole machine", b.flux.cpuMachine)
+		}
+		r.add(fmt.Sprintf("delivery.%s.machine busy", path.name), "%", res.busy)
 		for _, c := range workCounterNames {
 			if v, ok := res.work[c.name]; ok {
 				per := "per event"
@@ -257,6 +264,12 @@ type burstResult struct {
 	connections int64
 	dups, lost  int
 	rssMax      float64
+
+	// cpuMachine is the whole machine's busy CPU per event (µs): every
+	// process, the kernel's work for them, the bench's posters and sink;
+	// busy is the share of the processors busy meanwhile (%). cpuKCM and
+	// cpuBench are the kube-controller-manager's and the bench's parts.
+	cpuMachine, busy, cpuKCM, cpuBench float64
 }
 
 // burstRun posts n events with b.posters clients and waits for them at the
@@ -320,7 +333,11 @@ func (b *bench) burstRun(ctx context.Context, label string, n int, post poster, 
 		res.cpuOurs = cpuAfter.since(cpuBefore, "notification-apiserver", "receiver") / float64(n) * 1e6
 		res.cpuKube = cpuAfter.since(cpuBefore, "kube-apiserver") / float64(n) * 1e6
 		res.cpuReceiver = cpuAfter.since(cpuBefore, "receiver") / float64(n) * 1e6
+		res.cpuKCM = cpuAfter.since(cpuBefore, "kube-controller-manager") / float64(n) * 1e6
 	}
+	res.cpuMachine = cpuAfter.since(cpuBefore, machineBusy) / float64(n) * 1e6
+	res.busy = cpuAfter.busyShare(cpuBefore)
+	res.cpuBench = cpuAfter.since(cpuBefore, benchCPU) / float64(n) * 1e6
 	res.connections = b.sink.connections.Load() - conns
 	res.dups, res.lost = dups, accepted-len(arrivals)
 	batchesAfter := b.batchItems()

@@ -38,6 +38,7 @@ const fluxNS = "bench-flux"
 type fluxResult struct {
 	rate, p50, p99       float64
 	cpuPerEvent          float64 // µs
+	cpuMachine, busy     float64 // µs per event and %, the whole machine
 	steadyP50, steadyP99 float64
 	rssBurst             float64 // MiB, 10 s after the b.burst events
 }
@@ -113,11 +114,15 @@ func (b *bench) fluxPeerBenchmarks(ctx context.Context) error {
 	cpuAfter, _ := cpuSecondsOf(pid)
 	res.rate, res.p50, res.p99 = burst.rate, burst.p50, burst.p99
 	res.cpuPerEvent = (cpuAfter - cpuBefore) / float64(b.events) * 1e6
+	res.cpuMachine, res.busy = burst.cpuMachine, burst.busy
 	prefix := fmt.Sprintf("flux.delivery (%d events, %d posters)", b.events, b.posters)
 	r.add(prefix+".rate", "events/s", res.rate)
 	r.add(prefix+".p50 (post to sink)", "ms", res.p50)
 	r.add(prefix+".p99", "ms", res.p99)
 	r.add(prefix+".cpu per event (controller)", "µs", res.cpuPerEvent)
+	r.add(prefix+".cpu per event (whole machine)", "µs", res.cpuMachine).
+		note("every process and the kernel: the posters and the sink (%.0f µs), its kube-apiserver, our idle control plane", burst.cpuBench)
+	r.add(prefix+".machine busy", "%", res.busy)
 	r.add(prefix+".sink connections opened", "connections", float64(burst.connections))
 	if burst.lost > 0 {
 		r.add(prefix+".lost (accepted, never delivered)", "events", float64(burst.lost)).

@@ -78,10 +78,18 @@ func cpuSecondsOf(pid int) (float64, error) {
 	return (utime + stime) / clockTicks, nil
 }
 
-// cpuSnapshot is the CPU time of each process of the control plane.
+// cpuSnapshot is the CPU time of each process of the control plane, of
+// the bench itself (its posters and the sink: "bench"), and of the whole
+// machine ("machine": busy, "machine, all": busy and idle).
 type cpuSnapshot map[string]float64
 
-var processes = []string{"notification-apiserver", "receiver", "kube-apiserver", "etcd"}
+var processes = []string{"notification-apiserver", "receiver", "kube-apiserver", "kube-controller-manager", "etcd"}
+
+const (
+	benchCPU      = "bench"
+	machineBusy   = "machine"
+	machineAllCPU = "machine, all"
+)
 
 func (b *bench) cpu() cpuSnapshot {
 	s := cpuSnapshot{}
@@ -90,7 +98,50 @@ func (b *bench) cpu() cpuSnapshot {
 			s[p] = v
 		}
 	}
+	if v, err := cpuSecondsOf(os.Getpid()); err == nil {
+		s[benchCPU] = v
+	}
+	if busy, all, err := machineCPU(); err == nil {
+		s[machineBusy], s[machineAllCPU] = busy, all
+	}
 	return s
+}
+
+// machineCPU reads the first line of /proc/stat: the time all processors
+// spent busy (user, nice, system, irq, softirq, steal; guest time is in
+// user already) and in all, idle and waiting for I/O included, in seconds.
+func machineCPU() (busy, all float64, err error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return parseMachineCPU(line)
+}
+
+func parseMachineCPU(line string) (busy, all float64, err error) {
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, fmt.Errorf("unexpected first line of /proc/stat: %q", line)
+	}
+	var v [8]float64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		if v[i], err = strconv.ParseFloat(fields[i+1], 64); err != nil {
+			return 0, 0, fmt.Errorf("parsing /proc/stat: %w", err)
+		}
+	}
+	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return busy / clockTicks, (busy + v[3] + v[4]) / clockTicks, nil
+}
+
+// busyShare is the share of the machine's processors that were busy
+// between two snapshots, in percent.
+func (s cpuSnapshot) busyShare(before cpuSnapshot) float64 {
+	all := s.since(before, machineAllCPU)
+	if all <= 0 {
+		return 0
+	}
+	return s.since(before, machineBusy) / all * 100
 }
 
 func (s cpuSnapshot) since(before cpuSnapshot, names ...string) float64 {
