@@ -132,7 +132,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter)
+	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter, c.alertCheck())
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +219,39 @@ func (c completedConfig) providerCheck() reconciled.Options[*notification.Provid
 			return false
 		}
 		return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(status, &p.Status, nil) == nil
+	}}
+}
+
+// alertCheck lets the storage write a new generation of an Alert Ready at
+// once when its Provider is Ready in the server's Provider informer: the
+// status the reconciler would write then is known at the write, and the
+// reconciler, finding it, writes nothing (it still tells the Alert's
+// becoming Ready with a Kubernetes Event). An Alert whose Provider is
+// missing, suspended or not ready is marked Reconciling as before, for the
+// reconciler to check and report.
+func (c completedConfig) alertCheck() reconciled.Options[*notification.Alert] {
+	f := c.ExtraConfig.NotificationInformers
+	if f == nil || c.ExtraConfig.KubeClient == nil || c.ExtraConfig.KubeInformers == nil {
+		return reconciled.Options[*notification.Alert]{} // no reconciler
+	}
+	providers := f.Notification().V1beta2().Providers()
+	informer, lister := providers.Informer(), providers.Lister()
+	getProvider := func(namespace, name string) (*v1beta2.Provider, error) {
+		return lister.Providers(namespace).Get(name)
+	}
+	return reconciled.Options[*notification.Alert]{Check: func(a *notification.Alert) bool {
+		if !informer.HasSynced() {
+			return false
+		}
+		external := &v1beta2.Alert{}
+		if err := Scheme.Convert(a, external, nil); err != nil {
+			return false
+		}
+		status, ok := reconcile.AlertReadyStatus(external, getProvider)
+		if !ok {
+			return false
+		}
+		return v1beta2.Convert_v1beta2_AlertStatus_To_notification_AlertStatus(status, &a.Status, nil) == nil
 	}}
 }
 

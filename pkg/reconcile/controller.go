@@ -45,6 +45,11 @@ type Controller struct {
 	alertQueue    workqueue.TypedRateLimitingInterface[string]
 
 	writers StatusWriters
+
+	// started is when the Controller was made; announced, the Alerts
+	// whose becoming Ready it told (see announcements).
+	started   time.Time
+	announced announcements
 }
 
 // StatusWriters store the status of a Provider or an Alert. The server
@@ -67,6 +72,7 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 	secretInformer := kf.Core().V1().Secrets()
 	events := record.NewBroadcaster()
 	c := &Controller{
+		started:   time.Now(),
 		client:    client,
 		kube:      kube,
 		providers: providerInformer.Lister(),

@@ -317,3 +317,93 @@ func TestAReadyProviderIsWrittenReady(t *testing.T) {
 	}
 	waitProvider(t, ns, "no-secret", "retrying on the missing Secret", isRetrying)
 }
+
+// An Alert whose Provider is Ready is written Ready with its first
+// generation, and with each spec change: the reconciler then finds its
+// status current, writes nothing, and still tells its becoming Ready with
+// a Kubernetes Event. One whose Provider is not ready waits for the
+// reconciler, as before.
+func TestAnAlertOfAReadyProviderIsWrittenReady(t *testing.T) {
+	ns := "reconcile-alert-at-write"
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitProvider(t, ns, "slack-bot", "Ready", isReady)
+	alertReady := func(a *v1beta2.Alert) bool {
+		c := meta.FindStatusCondition(a.Status.Conditions, "Ready")
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "Succeeded" && c.Message == "Initialized" &&
+			a.Status.ObservedGeneration == a.Generation && meta.FindStatusCondition(a.Status.Conditions, "Reconciling") == nil
+	}
+	// The server's Provider informer must have seen the Provider Ready:
+	// until then the create is marked Reconciling, as before.
+	var created *v1beta2.Alert
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_ = client.NotificationV1beta2().Alerts(ns).Delete(ctx, "slack", metav1.DeleteOptions{})
+		a, err := client.NotificationV1beta2().Alerts(ns).Create(ctx, newAlert(ns, "slack"), metav1.CreateOptions{})
+		if err != nil {
+			return false, nil // the delete may not have landed yet
+		}
+		created = a
+		return alertReady(a), nil
+	})
+	if err != nil {
+		t.Fatalf("an Alert of a Ready Provider was never created Ready: %+v", created)
+	}
+	if created.Status.ObservedGeneration != 1 {
+		t.Errorf("created with observedGeneration %d, want 1", created.Status.ObservedGeneration)
+	}
+
+	// The reconciler tells it without writing the status again.
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		for _, e := range eventsOf(t, ns, "slack") {
+			if e.Reason == "Succeeded" && e.Message == "Initialized" && e.InvolvedObject.UID == created.UID {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the reconciler told nothing of the Alert created Ready")
+	}
+	now, err := client.NotificationV1beta2().Alerts(ns).Get(t.Context(), "slack", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.ResourceVersion != created.ResourceVersion {
+		t.Errorf("the reconciler wrote the status of an Alert created Ready: %+v", now.Status)
+	}
+
+	// A spec change is checked at the write too.
+	now.Spec.EventSeverity = "error"
+	updated, err := client.NotificationV1beta2().Alerts(ns).Update(t.Context(), now, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !alertReady(updated) || updated.Status.ObservedGeneration != 2 {
+		t.Errorf("after a spec change: generation %d, status %+v, want Ready for generation 2", updated.Generation, updated.Status)
+	}
+
+	// One whose Provider is missing is written Reconciling, and the
+	// reconciler reports why.
+	orphan := newAlert(ns, "orphan")
+	orphan.Spec.ProviderRef.Name = "absent"
+	a, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), orphan, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(a.Status.Conditions, "Reconciling"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("an Alert with its Provider missing was created with %+v, want Reconciling", a.Status.Conditions)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		a, err := client.NotificationV1beta2().Alerts(ns).Get(ctx, "orphan", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(a.Status.Conditions, "Ready")
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "Provider "+ns+"/absent not found"), nil
+	})
+	if err != nil {
+		t.Fatalf("the reconciler did not report the missing Provider: %v", err)
+	}
+}

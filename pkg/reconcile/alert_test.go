@@ -1,0 +1,125 @@
+package reconcile
+
+import (
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
+)
+
+func providersOf(ps ...*v1beta2.Provider) func(namespace, name string) (*v1beta2.Provider, error) {
+	return func(namespace, name string) (*v1beta2.Provider, error) {
+		for _, p := range ps {
+			if p.Namespace == namespace && p.Name == name {
+				return p, nil
+			}
+		}
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: v1beta2.GroupName, Resource: "providers"}, name)
+	}
+}
+
+func provider(name string, ready, suspended bool) *v1beta2.Provider {
+	p := &v1beta2.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: name, Generation: 1},
+		Spec: v1beta2.ProviderSpec{Type: "generic", Suspend: suspended}}
+	if ready {
+		conditions.MarkReady(&p.Status.Conditions, 1, "Initialized")
+	} else {
+		conditions.MarkReconciling(&p.Status.Conditions, 1)
+	}
+	return p
+}
+
+func alertOf(providerName string) *v1beta2.Alert {
+	return &v1beta2.Alert{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "a", Generation: 3,
+			Annotations: map[string]string{RequestedAtAnnotation: "now"}},
+		Spec: v1beta2.AlertSpec{ProviderRef: v1beta2.LocalObjectReference{Name: providerName}},
+	}
+}
+
+// The storage's check and the reconciler agree: an Alert is written Ready
+// only when its Provider is Ready, with the status the reconciler computes.
+func TestAlertReadyStatusIsTheReconcilersReadyStatus(t *testing.T) {
+	get := providersOf(provider("ready", true, false), provider("pending", false, false), provider("paused", true, true))
+	for _, tc := range []struct {
+		provider string
+		ready    bool
+		message  string
+	}{
+		{"ready", true, "Initialized"},
+		{"pending", false, "Provider apps/pending is not ready"},
+		{"paused", false, "Provider apps/paused is suspended"},
+		{"absent", false, "Provider apps/absent not found"},
+	} {
+		a := alertOf(tc.provider)
+		status, ready, err := checkAlert(a, get)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.provider, err)
+		}
+		c := meta.FindStatusCondition(status.Conditions, conditions.Ready)
+		if ready != tc.ready || c == nil || c.Message != tc.message || status.ObservedGeneration != 3 ||
+			status.LastHandledReconcileAt != "now" {
+			t.Errorf("%s: ready %v, status %+v; want ready %v with %q for generation 3", tc.provider, ready, status, tc.ready, tc.message)
+		}
+		written, ok := AlertReadyStatus(a, get)
+		if ok != tc.ready {
+			t.Errorf("%s: AlertReadyStatus said %v, want %v", tc.provider, ok, tc.ready)
+		}
+		if ok && !equalStatus(written.ObservedGeneration, written.LastHandledReconcileAt, written.Conditions,
+			status.ObservedGeneration, status.LastHandledReconcileAt, status.Conditions) {
+			t.Errorf("%s: the storage would write %+v where the reconciler computes %+v", tc.provider, written, status)
+		}
+	}
+	suspended := alertOf("ready")
+	suspended.Spec.Suspend = true
+	if _, ok := AlertReadyStatus(suspended, get); ok {
+		t.Error("a suspended Alert was found ready to write Ready")
+	}
+	if _, ok := AlertReadyStatus(alertOf("ready"), func(string, string) (*v1beta2.Provider, error) {
+		return nil, apierrors.NewServiceUnavailable("no cache")
+	}); ok {
+		t.Error("an Alert whose Provider could not be looked up was found ready")
+	}
+}
+
+// An Alert written Ready is told once per generation, and only when it
+// became Ready after the reconciler started.
+func TestAnAlertsBecomingReadyIsToldOncePerGeneration(t *testing.T) {
+	started := time.Now()
+	var n announcements
+	a := alertOf("ready")
+	conditions.MarkReady(&a.Status.Conditions, a.Generation, "Initialized")
+	meta.FindStatusCondition(a.Status.Conditions, conditions.Ready).LastTransitionTime = metav1.NewTime(started.Add(time.Second))
+	if !n.first(a, started) {
+		t.Fatal("a new Ready generation was not to be told")
+	}
+	if n.first(a, started) {
+		t.Error("the same generation was to be told twice")
+	}
+	a.Generation++
+	if !n.first(a, started) {
+		t.Error("a new generation was not to be told")
+	}
+	n.forget(a.Namespace, a.Name)
+	if !n.first(a, started) {
+		t.Error("an Alert made again with the same name and generation was not to be told")
+	}
+	n.told(a)
+	if n.first(a, started) {
+		t.Error("a generation the reconciler told itself was to be told again")
+	}
+
+	old := alertOf("ready")
+	old.Name = "before"
+	conditions.MarkReady(&old.Status.Conditions, old.Generation, "Initialized")
+	meta.FindStatusCondition(old.Status.Conditions, conditions.Ready).LastTransitionTime = metav1.NewTime(started.Add(-time.Hour))
+	if n.first(old, started) {
+		t.Error("an Alert Ready since before the reconciler started was to be told (every Alert after a restart)")
+	}
+}
