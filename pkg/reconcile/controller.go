@@ -113,6 +113,14 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 				c.enqueue(c.alertQueue, obj)
 			}
 		},
+		// A deleted Alert's becoming Ready is no longer remembered.
+		DeleteFunc: func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				if namespace, name, err := cache.SplitMetaNamespaceKey(key); err == nil {
+					c.announced.forget(namespace, name)
+				}
+			}
+		},
 	}); err != nil {
 		return nil, err
 	}
