@@ -1,22 +1,16 @@
 package reconcile
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	kubeinformers "k8s.io/client-go/informers"
-	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
-	"github.com/notification-apiserver/notification-apiserver/pkg/generated/clientset/versioned/fake"
-	informers "github.com/notification-apiserver/notification-apiserver/pkg/generated/informers/externalversions"
 )
 
 func providersOf(ps ...*v1beta2.Provider) func(namespace, name string) (*v1beta2.Provider, error) {
@@ -133,22 +127,7 @@ func TestAnAlertsBecomingReadyIsToldOncePerGeneration(t *testing.T) {
 // A deleted Alert's announcement is dropped, so that the memory of told
 // Alerts follows the Alerts that exist.
 func TestADeletedAlertIsForgotten(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := v1beta2.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	client := fake.NewClientset()
-	kube := kubefake.NewClientset()
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kube, 0)
-	c, err := New(client, kube, nf, kf, scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
+	c, client, nf, ctx := startController(t)
 	a := alertOf("ready")
 	if _, err := client.NotificationV1beta2().Alerts("apps").Create(ctx, a, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
