@@ -267,7 +267,7 @@ func checkAtWrite[I reconciled.Object, E any, PE interface {
 // server serves, in the leader replica.
 func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters, events *eventstorage.REST, backlog *backlog) error {
 	x := c.ExtraConfig
-	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
+	if !c.hasReconciler() {
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
 		return nil
 	}
