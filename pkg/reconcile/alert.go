@@ -39,7 +39,7 @@ func (c *Controller) reconcileAlert(ctx context.Context, namespace, name string)
 		status.ObservedGeneration, status.LastHandledReconcileAt, status.Conditions) {
 		// Written Ready by its create or spec change (the storage's
 		// check): its success is still told, once per generation.
-		if ready && c.announced.first(a, c.started) {
+		if ready && c.announced.first(a, c.leadingSince) {
 			c.recorder.Event(a, corev1.EventTypeNormal, conditions.Succeeded, "Initialized")
 		}
 		return nil
@@ -109,18 +109,19 @@ func AlertReadyStatus(a *v1beta2.Alert, getProvider func(namespace, name string)
 // announcements remembers the generation of each Alert whose becoming
 // Ready the reconciler has told with a Kubernetes Event. An Alert written
 // Ready by the storage needs no status write, so the reconciler tells it
-// when it first sees that generation Ready, if it became Ready since the
-// reconciler started (not again for every Alert after a restart).
+// when it first sees that generation Ready, if it became Ready since this
+// replica began to lead: not again for every Alert after a restart, nor
+// for those the replica that led before told.
 type announcements struct {
 	mu  sync.Mutex
 	gen map[string]int64 // namespace/name: generation
 }
 
 // first tells whether a's Ready generation is still to be told, and
-// records it as told.
-func (n *announcements) first(a *v1beta2.Alert, started time.Time) bool {
+// records it as told; since is when the replica began to lead.
+func (n *announcements) first(a *v1beta2.Alert, since time.Time) bool {
 	c := meta.FindStatusCondition(a.Status.Conditions, conditions.Ready)
-	if c == nil || c.LastTransitionTime.Time.Before(started.Truncate(time.Second)) {
+	if c == nil || c.LastTransitionTime.Time.Before(since.Truncate(time.Second)) {
 		return false
 	}
 	n.mu.Lock()

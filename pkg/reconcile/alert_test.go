@@ -89,7 +89,7 @@ func TestAlertReadyStatusIsTheReconcilersReadyStatus(t *testing.T) {
 }
 
 // An Alert written Ready is told once per generation, and only when it
-// became Ready after the reconciler started.
+// became Ready after the replica began to lead.
 func TestAnAlertsBecomingReadyIsToldOncePerGeneration(t *testing.T) {
 	started := time.Now()
 	var n announcements
@@ -120,7 +120,7 @@ func TestAnAlertsBecomingReadyIsToldOncePerGeneration(t *testing.T) {
 	conditions.MarkReady(&old.Status.Conditions, old.Generation, "Initialized")
 	meta.FindStatusCondition(old.Status.Conditions, conditions.Ready).LastTransitionTime = metav1.NewTime(started.Add(-time.Hour))
 	if n.first(old, started) {
-		t.Error("an Alert Ready since before the reconciler started was to be told (every Alert after a restart)")
+		t.Error("an Alert Ready since before the replica began to lead was to be told (every Alert after a restart or a change of leader)")
 	}
 }
 

@@ -46,10 +46,11 @@ type Controller struct {
 
 	writers StatusWriters
 
-	// started is when the Controller was made; announced, the Alerts
-	// whose becoming Ready it told (see announcements).
-	started   time.Time
-	announced announcements
+	// leadingSince is when the running Run began (set before its workers
+	// start); announced, the Alerts whose becoming Ready it told (see
+	// announcements).
+	leadingSince time.Time
+	announced    announcements
 }
 
 // StatusWriters store the status of a Provider or an Alert. The server
@@ -72,7 +73,6 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 	secretInformer := kf.Core().V1().Secrets()
 	events := record.NewBroadcaster()
 	c := &Controller{
-		started:   time.Now(),
 		client:    client,
 		kube:      kube,
 		providers: providerInformer.Lister(),
@@ -191,6 +191,8 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("reconciler: caches did not sync")
 	}
 	logger.Info("Reconciling Providers and Alerts", "workers", workers)
+	// The workers of an earlier Run have all returned.
+	c.leadingSince = time.Now()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(2)
