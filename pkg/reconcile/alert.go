@@ -124,6 +124,14 @@ func (n *announcements) first(a *v1beta2.Alert, since time.Time) bool {
 	if c == nil || c.LastTransitionTime.Time.Before(since.Truncate(time.Second)) {
 		return false
 	}
+	return n.record(a)
+}
+
+// told records a's generation as told.
+func (n *announcements) told(a *v1beta2.Alert) { n.record(a) }
+
+// record records a's generation as told, and tells whether it was not yet.
+func (n *announcements) record(a *v1beta2.Alert) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	key := a.Namespace + "/" + a.Name
@@ -135,16 +143,6 @@ func (n *announcements) first(a *v1beta2.Alert, since time.Time) bool {
 	}
 	n.gen[key] = a.Generation
 	return true
-}
-
-// told records a's generation as told.
-func (n *announcements) told(a *v1beta2.Alert) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.gen == nil {
-		n.gen = map[string]int64{}
-	}
-	n.gen[a.Namespace+"/"+a.Name] = a.Generation
 }
 
 // forget drops an Alert that is gone.
