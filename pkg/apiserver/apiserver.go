@@ -20,7 +20,6 @@ import (
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
@@ -133,7 +132,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter, c.alertCheck())
+	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter)
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +190,6 @@ func (c completedConfig) New() (*Server, error) {
 	return s, nil
 }
 
-// hasReconciler tells whether the server runs the status reconciler.
-func (c completedConfig) hasReconciler() bool {
-	x := c.ExtraConfig
-	return x.KubeClient != nil && x.KubeInformers != nil && x.NotificationInformers != nil
-}
-
 // providerCheck lets the storage write a new generation of a Provider
 // Ready at once when the reconciler's check finds it so: with the Secret
 // informer synced, the status the reconciler would write then is known at
@@ -204,62 +197,28 @@ func (c completedConfig) hasReconciler() bool {
 // not ready is marked Reconciling as before, for the reconciler to check
 // and report (with a Kubernetes Event).
 func (c completedConfig) providerCheck() reconciled.Options[*notification.Provider] {
-	if !c.hasReconciler() {
-		return reconciled.Options[*notification.Provider]{}
+	f := c.ExtraConfig.KubeInformers
+	if f == nil || c.ExtraConfig.KubeClient == nil || c.ExtraConfig.NotificationInformers == nil {
+		return reconciled.Options[*notification.Provider]{} // no reconciler
 	}
-	secrets := c.ExtraConfig.KubeInformers.Core().V1().Secrets()
-	lister := secrets.Lister()
+	secrets := f.Core().V1().Secrets()
+	informer, lister := secrets.Informer(), secrets.Lister()
 	getSecret := func(namespace, name string) (*corev1.Secret, error) {
 		return lister.Secrets(namespace).Get(name)
 	}
-	return checkAtWrite(secrets.Informer().HasSynced,
-		func(p *v1beta2.Provider) (*v1beta2.ProviderStatus, bool) { return reconcile.ReadyStatus(p, getSecret) },
-		func(s *v1beta2.ProviderStatus, p *notification.Provider) error {
-			return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(s, &p.Status, nil)
-		})
-}
-
-// alertCheck lets the storage write a new generation of an Alert Ready at
-// once when its Provider is Ready in the server's Provider informer: the
-// status the reconciler would write then is known at the write, and the
-// reconciler, finding it, writes nothing (it still tells the Alert's
-// becoming Ready with a Kubernetes Event). An Alert whose Provider is
-// missing, suspended or not ready is marked Reconciling as before, for the
-// reconciler to check and report.
-func (c completedConfig) alertCheck() reconciled.Options[*notification.Alert] {
-	if !c.hasReconciler() {
-		return reconciled.Options[*notification.Alert]{}
-	}
-	providers := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Providers()
-	lister := providers.Lister()
-	getProvider := func(namespace, name string) (*v1beta2.Provider, error) {
-		return lister.Providers(namespace).Get(name)
-	}
-	return checkAtWrite(providers.Informer().HasSynced,
-		func(a *v1beta2.Alert) (*v1beta2.AlertStatus, bool) { return reconcile.AlertReadyStatus(a, getProvider) },
-		func(s *v1beta2.AlertStatus, a *notification.Alert) error {
-			return v1beta2.Convert_v1beta2_AlertStatus_To_notification_AlertStatus(s, &a.Status, nil)
-		})
-}
-
-// checkAtWrite makes a kind's check at the write from its reconciler's:
-// once synced (the informer the check reads), the object is converted to
-// its served version E, ready tells the status the reconciler would write
-// when it would write it Ready, and store puts that status on the object.
-func checkAtWrite[I reconciled.Object, E any, PE interface {
-	*E
-	runtime.Object
-}, S any](synced cache.InformerSynced, ready func(PE) (S, bool), store func(S, I) error) reconciled.Options[I] {
-	return reconciled.Options[I]{Check: func(o I) bool {
-		if !synced() {
+	return reconciled.Options[*notification.Provider]{Check: func(p *notification.Provider) bool {
+		if !informer.HasSynced() {
 			return false
 		}
-		external := PE(new(E))
-		if err := Scheme.Convert(o, external, nil); err != nil {
+		external := &v1beta2.Provider{}
+		if err := Scheme.Convert(p, external, nil); err != nil {
 			return false
 		}
-		status, ok := ready(external)
-		return ok && store(status, o) == nil
+		status, ok := reconcile.ReadyStatus(external, getSecret)
+		if !ok {
+			return false
+		}
+		return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(status, &p.Status, nil) == nil
 	}}
 }
 
@@ -267,7 +226,7 @@ func checkAtWrite[I reconciled.Object, E any, PE interface {
 // server serves, in the leader replica.
 func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters, events *eventstorage.REST, backlog *backlog) error {
 	x := c.ExtraConfig
-	if !c.hasReconciler() {
+	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
 		return nil
 	}

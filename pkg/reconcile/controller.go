@@ -45,12 +45,6 @@ type Controller struct {
 	alertQueue    workqueue.TypedRateLimitingInterface[string]
 
 	writers StatusWriters
-
-	// leadingSince is when the running Run began (set before its workers
-	// start); announced, the Alerts whose becoming Ready it told (see
-	// announcements).
-	leadingSince time.Time
-	announced    announcements
 }
 
 // StatusWriters store the status of a Provider or an Alert. The server
@@ -111,14 +105,6 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 		UpdateFunc: func(old, obj any) {
 			if needsReconcile(old.(*v1beta2.Alert).ObjectMeta, obj.(*v1beta2.Alert).ObjectMeta, obj.(*v1beta2.Alert).Status.ObservedGeneration) {
 				c.enqueue(c.alertQueue, obj)
-			}
-		},
-		// A deleted Alert's becoming Ready is no longer remembered.
-		DeleteFunc: func(obj any) {
-			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-				if namespace, name, err := cache.SplitMetaNamespaceKey(key); err == nil {
-					c.announced.forget(namespace, name)
-				}
 			}
 		},
 	}); err != nil {
@@ -191,8 +177,6 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("reconciler: caches did not sync")
 	}
 	logger.Info("Reconciling Providers and Alerts", "workers", workers)
-	// The workers of an earlier Run have all returned.
-	c.leadingSince = time.Now()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(2)
