@@ -413,3 +413,75 @@ func TestASlowReceiverHoldsBackNoOtherDeliveryOfTheEvent(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestAProviderNotYetInTheCacheIsWaitedFor: a Provider is written Ready by
+// its create, so an Alert can route to it before the delivery loop's cache
+// has it. Such a delivery stays pending, says so, and is made once the
+// Provider is there: delayed, not lost.
+func TestAProviderNotYetInTheCacheIsWaitedFor(t *testing.T) {
+	var requests atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	defer sink.Close()
+	ev := event("info", "before its Provider")
+	ev.Name = "e"
+	client := fake.NewClientset(alert(nil), ev)
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
+	d, err := New(client, nf, kf, Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	nf.WaitForCacheSync(ctx.Done())
+	kf.WaitForCacheSync(ctx.Done())
+	synced, err := d.watchPending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitForCacheSync(ctx.Done(), synced)
+
+	pending, err := d.Process(ctx, "apps/e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.NotificationV1beta2().Events("apps").Get(ctx, "e", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pending || len(got.Status.Deliveries) != 1 || got.Status.Deliveries[0].State != Pending ||
+		got.Status.Deliveries[0].Message != "Provider apps/p not found" {
+		t.Fatalf("pending %v, status %+v: want the delivery pending on its Provider", pending, got.Status)
+	}
+	if requests.Load() != 0 {
+		t.Fatalf("the sink got %d requests before the Provider existed", requests.Load())
+	}
+
+	if _, err := client.NotificationV1beta2().Providers("apps").Create(ctx, &v1beta2.Provider{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "p"},
+		Spec:       v1beta2.ProviderSpec{Type: "generic", Address: sink.URL},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := d.providers.Providers("apps").Get("p"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Provider never reached the dispatcher's cache")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if pending, err = d.Process(ctx, "apps/e"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = client.NotificationV1beta2().Events("apps").Get(ctx, "e", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if pending || len(got.Status.Deliveries) != 1 || got.Status.Deliveries[0].State != Delivered || requests.Load() != 1 {
+		t.Errorf("pending %v, status %+v, %d requests: want it delivered once", pending, got.Status, requests.Load())
+	}
+}
