@@ -5,12 +5,15 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,9 +23,13 @@ import (
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	compbasemetrics "k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification"
+	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/install"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 	"github.com/notification-apiserver/notification-apiserver/pkg/delivery"
@@ -132,7 +139,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter)
+	alerts, alertStatus, err := alertstorage.NewREST(Scheme, optsGetter, c.alertCheck())
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +197,12 @@ func (c completedConfig) New() (*Server, error) {
 	return s, nil
 }
 
+// hasReconciler tells whether the server runs the status reconciler.
+func (c completedConfig) hasReconciler() bool {
+	x := c.ExtraConfig
+	return x.KubeClient != nil && x.KubeInformers != nil && x.NotificationInformers != nil
+}
+
 // providerCheck lets the storage write a new generation of a Provider
 // Ready at once when the reconciler's check finds it so: with the Secret
 // informer synced, the status the reconciler would write then is known at
@@ -197,28 +210,141 @@ func (c completedConfig) New() (*Server, error) {
 // not ready is marked Reconciling as before, for the reconciler to check
 // and report (with a Kubernetes Event).
 func (c completedConfig) providerCheck() reconciled.Options[*notification.Provider] {
-	f := c.ExtraConfig.KubeInformers
-	if f == nil || c.ExtraConfig.KubeClient == nil || c.ExtraConfig.NotificationInformers == nil {
-		return reconciled.Options[*notification.Provider]{} // no reconciler
+	if !c.hasReconciler() {
+		return reconciled.Options[*notification.Provider]{}
 	}
-	secrets := f.Core().V1().Secrets()
-	informer, lister := secrets.Informer(), secrets.Lister()
+	secrets := c.ExtraConfig.KubeInformers.Core().V1().Secrets()
+	lister := secrets.Lister()
 	getSecret := func(namespace, name string) (*corev1.Secret, error) {
 		return lister.Secrets(namespace).Get(name)
 	}
-	return reconciled.Options[*notification.Provider]{Check: func(p *notification.Provider) bool {
-		if !informer.HasSynced() {
+	return checkAtWrite(secrets.Informer().HasSynced,
+		func(p *v1beta2.Provider) (*v1beta2.ProviderStatus, bool) { return reconcile.ReadyStatus(p, getSecret) },
+		func(s *v1beta2.ProviderStatus, p *notification.Provider) error {
+			return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(s, &p.Status, nil)
+		})
+}
+
+// alertCheck lets the storage write a new generation of an Alert Ready at
+// once when its Provider is Ready in the server's Provider informer: the
+// status the reconciler would write then is known at the write, and the
+// reconciler, finding it, writes nothing (it still tells the Alert's
+// becoming Ready with a Kubernetes Event). An Alert whose Provider is
+// missing, suspended or not ready is marked Reconciling as before, for the
+// reconciler to check and report.
+func (c completedConfig) alertCheck() reconciled.Options[*notification.Alert] {
+	if !c.hasReconciler() {
+		return reconciled.Options[*notification.Alert]{}
+	}
+	providers := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Providers()
+	lister := providers.Lister()
+	getProvider := func(namespace, name string) (*v1beta2.Provider, error) {
+		return lister.Providers(namespace).Get(name)
+	}
+	opts := checkAtWrite(providers.Informer().HasSynced,
+		func(a *v1beta2.Alert) (*v1beta2.AlertStatus, bool) { return reconcile.AlertReadyStatus(a, getProvider) },
+		func(s *v1beta2.AlertStatus, a *notification.Alert) error {
+			return v1beta2.Convert_v1beta2_AlertStatus_To_notification_AlertStatus(s, &a.Status, nil)
+		})
+	alerts := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Alerts().Informer().GetIndexer()
+	registerAwaitMetrics.Do(func() { legacyregistry.MustRegister(cacheAwaits) })
+	opts.Await = awaitCached(alerts, readyAlert, awaitCachedTimeout, cacheAwaits.WithLabelValues("alerts"))
+	return opts
+}
+
+// readyAlert tells whether an Alert is stored Ready at its generation.
+func readyAlert(a *notification.Alert) bool {
+	return a.Status.ObservedGeneration == a.Generation && apimeta.IsStatusConditionTrue(a.Status.Conditions, conditions.Ready)
+}
+
+// awaitCachedTimeout bounds how long a write waits for the server's
+// informers: they follow its storage in-process, within a millisecond
+// even under load; only an object deleted meanwhile, or informers not
+// started yet, wait it out.
+const awaitCachedTimeout = 5 * time.Second
+
+var (
+	cacheAwaits = compbasemetrics.NewHistogramVec(&compbasemetrics.HistogramOpts{
+		Namespace:      "notification",
+		Name:           "write_cache_await_seconds",
+		Help:           "How long writes of objects stored Ready waited for the server's informers to hold them before being answered, by resource.",
+		Buckets:        []float64{0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 5},
+		StabilityLevel: compbasemetrics.ALPHA,
+	}, []string{"resource"})
+	registerAwaitMetrics sync.Once
+)
+
+// awaitCached returns an Await (reconciled.Options) that holds the answer
+// to a write of an object stored ready until indexer holds that version
+// of it or a later one. The reconciler writes an Alert Ready after reading
+// it from the server's Alert informer, which the delivery loop routes
+// Events with: Ready then means that an Event posted from then on is
+// routed to it. An Alert written Ready by its create or spec change
+// (alertCheck) means the same once the write is answered: an Event posted
+// after `kubectl apply` returns, or after `kubectl wait
+// --for=condition=Ready`, is routed to it.
+func awaitCached[T reconciled.Object](indexer cache.Indexer, ready func(T) bool, timeout time.Duration, waited compbasemetrics.ObserverMetric) func(context.Context, T) {
+	return func(ctx context.Context, o T) {
+		if !ready(o) {
+			return
+		}
+		rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+		if err != nil {
+			return
+		}
+		key := o.GetNamespace() + "/" + o.GetName()
+		start := time.Now()
+		defer func() { waited.Observe(time.Since(start).Seconds()) }()
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		pause := 100 * time.Microsecond
+		for !holds(indexer, key, rv) {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				klog.FromContext(ctx).Info("A written object is not in the server's cache yet; answering anyway", "key", key, "resourceVersion", rv, "err", ctx.Err())
+				return
+			case <-t.C:
+			}
+			pause = min(2*pause, 10*time.Millisecond)
+		}
+	}
+}
+
+// holds tells whether indexer has the object of key at resourceVersion rv
+// or later.
+func holds(indexer cache.Indexer, key string, rv uint64) bool {
+	obj, exists, err := indexer.GetByKey(key)
+	if err != nil || !exists {
+		return false
+	}
+	m, err := apimeta.Accessor(obj)
+	if err != nil {
+		return false
+	}
+	got, err := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
+	return err == nil && got >= rv
+}
+
+// checkAtWrite makes a kind's check at the write from its reconciler's:
+// once synced (the informer the check reads), the object is converted to
+// its served version E, ready tells the status the reconciler would write
+// when it would write it Ready, and store puts that status on the object.
+func checkAtWrite[I reconciled.Object, E any, PE interface {
+	*E
+	runtime.Object
+}, S any](synced cache.InformerSynced, ready func(PE) (S, bool), store func(S, I) error) reconciled.Options[I] {
+	return reconciled.Options[I]{Check: func(o I) bool {
+		if !synced() {
 			return false
 		}
-		external := &v1beta2.Provider{}
-		if err := Scheme.Convert(p, external, nil); err != nil {
+		external := PE(new(E))
+		if err := Scheme.Convert(o, external, nil); err != nil {
 			return false
 		}
-		status, ok := reconcile.ReadyStatus(external, getSecret)
-		if !ok {
-			return false
-		}
-		return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(status, &p.Status, nil) == nil
+		status, ok := ready(external)
+		return ok && store(status, o) == nil
 	}}
 }
 
@@ -226,7 +352,7 @@ func (c completedConfig) providerCheck() reconciled.Options[*notification.Provid
 // server serves, in the leader replica.
 func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, writers statusWriters, events *eventstorage.REST, backlog *backlog) error {
 	x := c.ExtraConfig
-	if x.KubeClient == nil || x.KubeInformers == nil || x.NotificationInformers == nil {
+	if !c.hasReconciler() {
 		klog.Warning("No Kubernetes API configured: Provider and Alert status will not be reconciled")
 		return nil
 	}
@@ -247,6 +373,9 @@ func (c completedConfig) addReconciler(s *genericapiserver.GenericAPIServer, wri
 		return fmt.Errorf("creating the reconciler: %w", err)
 	}
 	controller.SetStatusWriters(reconcile.StatusWriters{Provider: writers.provider, Alert: writers.alert})
+	if x.LeaderElection.Enabled {
+		controller.Handover, _, _ = x.LeaderElection.timings()
+	}
 	deliveryOptions := x.Delivery
 	deliveryOptions.WriteStatus = writers.event
 	deliveryOptions.Events = eventsInProcess(events)

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +22,7 @@ import (
 func (c *Controller) reconcileAlert(ctx context.Context, namespace, name string) error {
 	a, err := c.alerts.Alerts(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.announced.forget(namespace, name)
 		return nil
 	}
 	if err != nil {
@@ -28,27 +31,17 @@ func (c *Controller) reconcileAlert(ctx context.Context, namespace, name string)
 	if a.Spec.Suspend {
 		return nil
 	}
-	status := a.Status.DeepCopy()
-	status.ObservedGeneration = a.Generation
-	if v, ok := a.Annotations[RequestedAtAnnotation]; ok {
-		status.LastHandledReconcileAt = v
-	}
-	ref := a.Spec.ProviderRef.Name
-	p, err := c.providers.Providers(namespace).Get(ref)
-	switch {
-	case apierrors.IsNotFound(err):
-		conditions.MarkRetrying(&status.Conditions, a.Generation, conditions.Failed, fmt.Sprintf("Provider %s/%s not found", namespace, ref))
-	case err != nil:
+	status, ready, err := checkAlert(a, c.getProvider)
+	if err != nil {
 		return err
-	case p.Spec.Suspend:
-		conditions.MarkRetrying(&status.Conditions, a.Generation, conditions.Failed, fmt.Sprintf("Provider %s/%s is suspended", namespace, ref))
-	case !meta.IsStatusConditionTrue(p.Status.Conditions, conditions.Ready):
-		conditions.MarkRetrying(&status.Conditions, a.Generation, conditions.Failed, fmt.Sprintf("Provider %s/%s is not ready", namespace, ref))
-	default:
-		conditions.MarkReady(&status.Conditions, a.Generation, "Initialized")
 	}
 	if equalStatus(a.Status.ObservedGeneration, a.Status.LastHandledReconcileAt, a.Status.Conditions,
 		status.ObservedGeneration, status.LastHandledReconcileAt, status.Conditions) {
+		// Written Ready by its create or spec change (the storage's
+		// check): its success is still told, once per generation.
+		if ready && c.announced.first(a, c.leadingSince) {
+			c.recorder.Event(a, corev1.EventTypeNormal, conditions.Succeeded, "Initialized")
+		}
 		return nil
 	}
 	before, after := readyOf(a.Status.Conditions), readyOf(status.Conditions)
@@ -59,12 +52,104 @@ func (c *Controller) reconcileAlert(ctx context.Context, namespace, name string)
 	}
 	if before.Status != after.Status || before.Message != after.Message {
 		if after.Status == metav1.ConditionTrue {
+			c.announced.told(a)
 			c.recorder.Event(a, corev1.EventTypeNormal, conditions.Succeeded, "Initialized")
 		} else {
 			c.recorder.Event(a, corev1.EventTypeWarning, after.Reason, after.Message)
 		}
 	}
 	return nil
+}
+
+func (c *Controller) getProvider(namespace, name string) (*v1beta2.Provider, error) {
+	return c.providers.Providers(namespace).Get(name)
+}
+
+// checkAlert returns the status that records whether a, not suspended,
+// can deliver now: its Provider exists, is not suspended and is Ready.
+// The error is a failure to look the Provider up, other than its absence.
+func checkAlert(a *v1beta2.Alert, getProvider func(namespace, name string) (*v1beta2.Provider, error)) (*v1beta2.AlertStatus, bool, error) {
+	status := a.Status.DeepCopy()
+	status.ObservedGeneration = a.Generation
+	if v, ok := a.Annotations[RequestedAtAnnotation]; ok {
+		status.LastHandledReconcileAt = v
+	}
+	namespace, ref := a.Namespace, a.Spec.ProviderRef.Name
+	p, err := getProvider(namespace, ref)
+	switch {
+	case apierrors.IsNotFound(err):
+		conditions.MarkRetrying(&status.Conditions, a.Generation, conditions.Failed, fmt.Sprintf("Provider %s/%s not found", namespace, ref))
+	case err != nil:
+		return nil, false, err
+	case p.Spec.Suspend:
+		conditions.MarkRetrying(&status.Conditions, a.Generation, conditions.Failed, fmt.Sprintf("Provider %s/%s is suspended", namespace, ref))
+	case !meta.IsStatusConditionTrue(p.Status.Conditions, conditions.Ready):
+		conditions.MarkRetrying(&status.Conditions, a.Generation, conditions.Failed, fmt.Sprintf("Provider %s/%s is not ready", namespace, ref))
+	default:
+		conditions.MarkReady(&status.Conditions, a.Generation, "Initialized")
+		return status, true, nil
+	}
+	return status, false, nil
+}
+
+// AlertReadyStatus is the status the reconciler would write for a, an
+// Alert being created or whose spec changed, when its Provider is Ready
+// now: the storage writes it with the object, which then needs no status
+// write of its own. false for a suspended Alert, or one that cannot
+// deliver yet: the reconciler checks those and reports why, with an
+// Event.
+func AlertReadyStatus(a *v1beta2.Alert, getProvider func(namespace, name string) (*v1beta2.Provider, error)) (*v1beta2.AlertStatus, bool) {
+	if a.Spec.Suspend {
+		return nil, false
+	}
+	status, ready, err := checkAlert(a, getProvider)
+	return status, ready && err == nil
+}
+
+// announcements remembers the generation of each Alert whose becoming
+// Ready the reconciler has told with a Kubernetes Event. An Alert written
+// Ready by the storage needs no status write, so the reconciler tells it
+// when it first sees that generation Ready, if it became Ready since this
+// replica began to lead: not again for every Alert after a restart, nor
+// for those the replica that led before told.
+type announcements struct {
+	mu  sync.Mutex
+	gen map[string]int64 // namespace/name: generation
+}
+
+// first tells whether a's Ready generation is still to be told, and
+// records it as told; since is when the replica began to lead.
+func (n *announcements) first(a *v1beta2.Alert, since time.Time) bool {
+	c := meta.FindStatusCondition(a.Status.Conditions, conditions.Ready)
+	if c == nil || c.LastTransitionTime.Time.Before(since.Truncate(time.Second)) {
+		return false
+	}
+	return n.record(a)
+}
+
+// told records a's generation as told.
+func (n *announcements) told(a *v1beta2.Alert) { n.record(a) }
+
+// record records a's generation as told, and tells whether it was not yet.
+func (n *announcements) record(a *v1beta2.Alert) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := a.Namespace + "/" + a.Name
+	if g, ok := n.gen[key]; ok && g == a.Generation {
+		return false
+	}
+	if n.gen == nil {
+		n.gen = map[string]int64{}
+	}
+	n.gen[key] = a.Generation
+	return true
+}
+
+// forget drops an Alert that is gone.
+func (n *announcements) forget(namespace, name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.gen, namespace+"/"+name)
 }
 
 // alertsOfProvider lists the Alerts of a namespace that route to a Provider.

@@ -45,6 +45,19 @@ type Controller struct {
 	alertQueue    workqueue.TypedRateLimitingInterface[string]
 
 	writers StatusWriters
+
+	// leadingSince is from when the running Run tells Alerts written
+	// Ready (set before its workers start; see Run); announced, the
+	// Alerts whose becoming Ready it told (see announcements).
+	leadingSince time.Time
+	announced    announcements
+	// built is when the controller was made: this replica, which serves
+	// writes from its start, holds no Lease before.
+	built time.Time
+
+	// Handover is how long a replica that led before may have stopped
+	// telling Alerts before this one leads: the Lease's duration.
+	Handover time.Duration
 }
 
 // StatusWriters store the status of a Provider or an Alert. The server
@@ -67,6 +80,7 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 	secretInformer := kf.Core().V1().Secrets()
 	events := record.NewBroadcaster()
 	c := &Controller{
+		built:     time.Now(),
 		client:    client,
 		kube:      kube,
 		providers: providerInformer.Lister(),
@@ -105,6 +119,14 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 		UpdateFunc: func(old, obj any) {
 			if needsReconcile(old.(*v1beta2.Alert).ObjectMeta, obj.(*v1beta2.Alert).ObjectMeta, obj.(*v1beta2.Alert).Status.ObservedGeneration) {
 				c.enqueue(c.alertQueue, obj)
+			}
+		},
+		// A deleted Alert's becoming Ready is no longer remembered.
+		DeleteFunc: func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				if namespace, name, err := cache.SplitMetaNamespaceKey(key); err == nil {
+					c.announced.forget(namespace, name)
+				}
 			}
 		},
 	}); err != nil {
@@ -177,6 +199,13 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("reconciler: caches did not sync")
 	}
 	logger.Info("Reconciling Providers and Alerts", "workers", workers)
+	// The workers of an earlier Run have all returned. Alerts written
+	// Ready are told if they became Ready since another replica may have
+	// stopped telling them (up to a Lease's duration before now), or since
+	// this replica started, whichever is later: a single replica tells
+	// every Alert created Ready while it waited for the Lease; a takeover
+	// may tell again one the replica before told in its last moments.
+	c.leadingSince = tellSince(time.Now(), c.built, c.Handover)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(2)
@@ -270,4 +299,14 @@ func equalStatus(gen1 int64, handled1 string, conds1 []metav1.Condition, gen2 in
 		}
 	}
 	return true
+}
+
+// tellSince is from when a Run that begins at now tells Alerts written
+// Ready, for a controller built at built and a Lease of duration
+// handover.
+func tellSince(now, built time.Time, handover time.Duration) time.Time {
+	if since := now.Add(-handover); since.After(built) {
+		return since
+	}
+	return built
 }

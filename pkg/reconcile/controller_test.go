@@ -20,22 +20,7 @@ import (
 // Run's context; every worker must stop, so that Run returns, and a later
 // Run (the Lease won back) reconciles again with the same queues.
 func TestRunReturnsWhenLeadershipEndsAndRunsAgain(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := v1beta2.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	client := fake.NewClientset()
-	kube := kubefake.NewClientset()
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kube, 0)
-	c, err := New(client, kube, nf, kf, scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
+	c, client, _, ctx := startController(t)
 
 	for term := 1; term <= 3; term++ {
 		leading, lose := context.WithCancel(ctx)
@@ -65,4 +50,27 @@ func TestRunReturnsWhenLeadershipEndsAndRunsAgain(t *testing.T) {
 			t.Fatalf("term %d: Run did not return within 30s of losing the Lease", term)
 		}
 	}
+}
+
+// startController makes a Controller over fake clients and starts its
+// informers, until the test ends; it does not Run the Controller.
+func startController(t *testing.T) (*Controller, *fake.Clientset, informers.SharedInformerFactory, context.Context) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := v1beta2.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	client := fake.NewClientset()
+	kube := kubefake.NewClientset()
+	nf := informers.NewSharedInformerFactory(client, 0)
+	kf := kubeinformers.NewSharedInformerFactory(kube, 0)
+	c, err := New(client, kube, nf, kf, scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	nf.Start(ctx.Done())
+	kf.Start(ctx.Done())
+	return c, client, nf, ctx
 }

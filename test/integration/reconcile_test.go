@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 
 	v1beta2 "github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
 )
@@ -316,4 +318,183 @@ func TestAReadyProviderIsWrittenReady(t *testing.T) {
 		t.Errorf("a Provider with its Secret missing was created with %+v, want Reconciling", p.Status.Conditions)
 	}
 	waitProvider(t, ns, "no-secret", "retrying on the missing Secret", isRetrying)
+}
+
+// An Alert whose Provider is Ready is written Ready with its first
+// generation, and with each spec change: the reconciler then finds its
+// status current, writes nothing, and still tells its becoming Ready with
+// a Kubernetes Event. One whose Provider is not ready waits for the
+// reconciler, as before.
+func TestAnAlertOfAReadyProviderIsWrittenReady(t *testing.T) {
+	ns := "reconcile-alert-at-write"
+	createSecret(t, ns, "slack-bot-token", map[string]string{"token": secretValue})
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), newProvider(ns, "slack-bot"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitProvider(t, ns, "slack-bot", "Ready", isReady)
+	alertReady := func(a *v1beta2.Alert) bool {
+		c := meta.FindStatusCondition(a.Status.Conditions, "Ready")
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "Succeeded" && c.Message == "Initialized" &&
+			a.Status.ObservedGeneration == a.Generation && meta.FindStatusCondition(a.Status.Conditions, "Reconciling") == nil
+	}
+	// The server's Provider informer must have seen the Provider Ready:
+	// until then the create is marked Reconciling, as before.
+	var created *v1beta2.Alert
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_ = client.NotificationV1beta2().Alerts(ns).Delete(ctx, "slack", metav1.DeleteOptions{})
+		a, err := client.NotificationV1beta2().Alerts(ns).Create(ctx, newAlert(ns, "slack"), metav1.CreateOptions{})
+		if err != nil {
+			return false, nil // the delete may not have landed yet
+		}
+		created = a
+		return alertReady(a), nil
+	})
+	if err != nil {
+		t.Fatalf("an Alert of a Ready Provider was never created Ready: %+v", created)
+	}
+	if created.Status.ObservedGeneration != 1 {
+		t.Errorf("created with observedGeneration %d, want 1", created.Status.ObservedGeneration)
+	}
+
+	// The reconciler tells it without writing the status again.
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		for _, e := range eventsOf(t, ns, "slack") {
+			if e.Reason == "Succeeded" && e.Message == "Initialized" && e.InvolvedObject.UID == created.UID {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the reconciler told nothing of the Alert created Ready")
+	}
+	now, err := client.NotificationV1beta2().Alerts(ns).Get(t.Context(), "slack", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.ResourceVersion != created.ResourceVersion {
+		t.Errorf("the reconciler wrote the status of an Alert created Ready: %+v", now.Status)
+	}
+
+	// A spec change is checked at the write too.
+	now.Spec.EventSeverity = "error"
+	updated, err := client.NotificationV1beta2().Alerts(ns).Update(t.Context(), now, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !alertReady(updated) || updated.Status.ObservedGeneration != 2 {
+		t.Errorf("after a spec change: generation %d, status %+v, want Ready for generation 2", updated.Generation, updated.Status)
+	}
+
+	// One whose Provider is missing is written Reconciling, and the
+	// reconciler reports why.
+	orphan := newAlert(ns, "orphan")
+	orphan.Spec.ProviderRef.Name = "absent"
+	a, err := client.NotificationV1beta2().Alerts(ns).Create(t.Context(), orphan, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(a.Status.Conditions, "Reconciling"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("an Alert with its Provider missing was created with %+v, want Reconciling", a.Status.Conditions)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		a, err := client.NotificationV1beta2().Alerts(ns).Get(ctx, "orphan", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(a.Status.Conditions, "Ready")
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "Provider "+ns+"/absent not found"), nil
+	})
+	if err != nil {
+		t.Fatalf("the reconciler did not report the missing Provider: %v", err)
+	}
+}
+
+// TestAnAlertWrittenReadyRoutesAnEventPostedRightAfter: an Alert written
+// Ready by its create is answered only once the server's cache, which
+// routes Events, holds it. An Event of a kind that only this Alert takes,
+// created right after, is left for the delivery loop to route (and
+// delivered), never stored "no Alert matched" by its create. Each such
+// create counts one wait in notification_write_cache_await_seconds; a dry
+// run waits for nothing.
+func TestAnAlertWrittenReadyRoutesAnEventPostedRightAfter(t *testing.T) {
+	ns := "alert-ready-routes"
+	rcv := &webhookReceiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	if _, err := client.NotificationV1beta2().Providers(ns).Create(t.Context(), &v1beta2.Provider{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"},
+		Spec:       v1beta2.ProviderSpec{Type: "generic", Address: srv.URL},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hc, err := rest.HTTPClientFor(clientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaited := func() float64 {
+		t.Helper()
+		return metricSum(t, hc, "notification_write_cache_await_seconds_count", `resource="alerts"`)
+	}
+	alerts := client.NotificationV1beta2().Alerts(ns)
+	alertOf := func(kind string) *v1beta2.Alert {
+		return &v1beta2.Alert{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: strings.ToLower(kind)},
+			Spec: v1beta2.AlertSpec{
+				ProviderRef:  v1beta2.LocalObjectReference{Name: "hook"},
+				EventSources: []v1beta2.CrossNamespaceObjectReference{{Kind: kind, Name: "*"}},
+			}}
+	}
+	ready := func(a *v1beta2.Alert) bool {
+		return a.Status.ObservedGeneration == a.Generation && meta.IsStatusConditionTrue(a.Status.Conditions, "Ready")
+	}
+	// Until the server's cache holds the Provider, Alerts are written
+	// Reconciling, for the reconciler.
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_ = alerts.Delete(ctx, "bucket", metav1.DeleteOptions{})
+		a, err := alerts.Create(ctx, alertOf("Bucket"), metav1.CreateOptions{})
+		return err == nil && ready(a), nil
+	})
+	if err != nil {
+		t.Fatalf("an Alert of the Provider was never written Ready: %v", err)
+	}
+
+	events := client.NotificationV1beta2().Events(ns)
+	var last string
+	for _, kind := range []string{"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "HelmRelease",
+		"Kustomization", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation"} {
+		before := awaited()
+		dry, err := alerts.Create(t.Context(), alertOf(kind), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ready(dry) {
+			t.Errorf("the dry run of the %s Alert answered %+v, want Ready", kind, dry.Status)
+		}
+		if got := awaited(); got != before {
+			t.Errorf("a dry run waited for the cache: %v waits, want %v", got, before)
+		}
+		a, err := alerts.Create(t.Context(), alertOf(kind), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ready(a) {
+			t.Fatalf("the %s Alert was written %+v, want Ready", kind, a.Status)
+		}
+		if got := awaited(); got != before+1 {
+			t.Errorf("the create of the %s Alert counted %v waits, want 1", kind, got-before)
+		}
+		e := newEvent(ns, "right after its Alert: "+kind)
+		e.InvolvedObject.Kind = kind
+		created, err := events.Create(t.Context(), e, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created.Status.RoutedAt != nil {
+			t.Errorf("an Event of %s, created right after its Alert was answered Ready, was stored routed: %+v", kind, created.Status)
+		}
+		last = created.Name
+	}
+	if d := waitDelivery(t, ns, last, "Delivered"); d.Alert != "imageupdateautomation" {
+		t.Errorf("the last Event was delivered through Alert %q", d.Alert)
+	}
 }

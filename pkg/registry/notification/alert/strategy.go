@@ -30,9 +30,10 @@ var Kind = &reconciled.Kind[*notification.Alert]{
 	ValidateStatusUpdate: validation.ValidateAlertStatusUpdate,
 }
 
-// NewREST returns the storage of alerts and alerts/status.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*reconciled.REST, *reconciled.StatusREST, error) {
-	return reconciled.NewREST(scheme, optsGetter, Kind, reconciled.Options[*notification.Alert]{})
+// NewREST returns the storage of alerts and alerts/status; opts.Check,
+// when set, records a new generation's status at the write.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts reconciled.Options[*notification.Alert]) (*reconciled.REST, *reconciled.StatusREST, error) {
+	return reconciled.NewREST(scheme, optsGetter, Kind, opts)
 }
 
 // NewStrategy returns the strategy of the alerts resource.

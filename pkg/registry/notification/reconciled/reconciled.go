@@ -59,6 +59,10 @@ type Options[T Object] struct {
 	// marked Reconciling until the reconciler checks it. A status known
 	// at the write spares a second write per change, and its watch events.
 	Check func(T) bool
+	// Await, when set, is called after a create or update has stored o
+	// (not on a dry run), before it is answered: it waits for the server's
+	// own caches to hold o where a status from Check says they do.
+	Await func(ctx context.Context, o T)
 }
 
 // Strategy is how objects of a kind are created, updated and deleted

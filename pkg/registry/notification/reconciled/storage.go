@@ -18,6 +18,28 @@ import (
 // REST is the etcd storage of a reconciled kind's resource.
 type REST struct {
 	*genericregistry.Store
+	// await is Options.Await, for any object of the kind.
+	await func(context.Context, runtime.Object)
+}
+
+// Create stores obj; then, but for a dry run, it waits as Options.Await
+// does before answering.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	out, err := r.Store.Create(ctx, obj, createValidation, options)
+	if err == nil && r.await != nil && (options == nil || len(options.DryRun) == 0) {
+		r.await(ctx, out)
+	}
+	return out, err
+}
+
+// Update stores an update (or a create, for an apply); then, but for a
+// dry run, it waits as Options.Await does before answering.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	out, created, err := r.Store.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+	if err == nil && r.await != nil && (options == nil || len(options.DryRun) == 0) {
+		r.await(ctx, out)
+	}
+	return out, created, err
 }
 
 // StatusREST is the storage of the kind's status subresource. It shares
@@ -63,7 +85,15 @@ func NewREST[T Object](scheme *runtime.Scheme, optsGetter generic.RESTOptionsGet
 	statusStore.DeleteStrategy = nil
 	statusStore.UpdateStrategy = ss
 	statusStore.ResetFieldsStrategy = ss
-	return &REST{store}, &StatusREST{store: &statusStore, new: newObj}, nil
+	r := &REST{Store: store}
+	if opts.Await != nil {
+		r.await = func(ctx context.Context, obj runtime.Object) {
+			if o, ok := obj.(T); ok {
+				opts.Await(ctx, o)
+			}
+		}
+	}
+	return r, &StatusREST{store: &statusStore, new: newObj}, nil
 }
 
 // Categories puts the kind in `kubectl get all` and `kubectl get flux`.
