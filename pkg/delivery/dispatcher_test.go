@@ -128,23 +128,7 @@ func TestTheAddressPolicyHoldsAtDelivery(t *testing.T) {
 		alert(nil),
 		ev,
 	)
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
-	d, err := New(client, nf, kf, Options{Workers: 1, AddressPolicy: address.Policy{DenyInternal: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
-	nf.WaitForCacheSync(ctx.Done())
-	kf.WaitForCacheSync(ctx.Done())
-	synced, err := d.watchPending(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache.WaitForCacheSync(ctx.Done(), synced)
+	d, ctx := syncedDispatcher(t, client, Options{Workers: 1, AddressPolicy: address.Policy{DenyInternal: true}})
 	if _, err := d.Process(ctx, "apps/e"); err != nil {
 		t.Fatal(err)
 	}
@@ -334,6 +318,20 @@ func newDispatcher(t *testing.T, client *fake.Clientset, opts Options) (*Dispatc
 	return d, ctx
 }
 
+// syncedDispatcher is newDispatcher with its caches synced and its watch
+// of pending Events started, for tests that call Process themselves.
+func syncedDispatcher(t *testing.T, client *fake.Clientset, opts Options) (*Dispatcher, context.Context) {
+	t.Helper()
+	d, ctx := newDispatcher(t, client, opts)
+	cache.WaitForCacheSync(ctx.Done(), d.synced...)
+	synced, err := d.watchPending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitForCacheSync(ctx.Done(), synced)
+	return d, ctx
+}
+
 // runDispatcher runs d until the test ends.
 func runDispatcher(t *testing.T, ctx context.Context, d *Dispatcher) {
 	leading, stop := context.WithCancel(ctx)
@@ -419,29 +417,11 @@ func TestASlowReceiverHoldsBackNoOtherDeliveryOfTheEvent(t *testing.T) {
 // has it. Such a delivery stays pending, says so, and is made once the
 // Provider is there: delayed, not lost.
 func TestAProviderNotYetInTheCacheIsWaitedFor(t *testing.T) {
-	var requests atomic.Int32
-	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
-	defer sink.Close()
+	sink, requests := countingSink(t)
 	ev := event("info", "before its Provider")
 	ev.Name = "e"
 	client := fake.NewClientset(alert(nil), ev)
-	nf := informers.NewSharedInformerFactory(client, 0)
-	kf := kubeinformers.NewSharedInformerFactory(kubefake.NewClientset(), 0)
-	d, err := New(client, nf, kf, Options{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	nf.Start(ctx.Done())
-	kf.Start(ctx.Done())
-	nf.WaitForCacheSync(ctx.Done())
-	kf.WaitForCacheSync(ctx.Done())
-	synced, err := d.watchPending(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache.WaitForCacheSync(ctx.Done(), synced)
+	d, ctx := syncedDispatcher(t, client, Options{Workers: 1})
 
 	pending, err := d.Process(ctx, "apps/e")
 	if err != nil {
