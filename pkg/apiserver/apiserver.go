@@ -218,23 +218,11 @@ func (c completedConfig) providerCheck() reconciled.Options[*notification.Provid
 	getSecret := func(namespace, name string) (*corev1.Secret, error) {
 		return lister.Secrets(namespace).Get(name)
 	}
-	opts := checkAtWrite(secrets.Informer().HasSynced,
+	return checkAtWrite(secrets.Informer().HasSynced,
 		func(p *v1beta2.Provider) (*v1beta2.ProviderStatus, bool) { return reconcile.ReadyStatus(p, getSecret) },
 		func(s *v1beta2.ProviderStatus, p *notification.Provider) error {
 			return v1beta2.Convert_v1beta2_ProviderStatus_To_notification_ProviderStatus(s, &p.Status, nil)
 		})
-	// Answered once the server's Provider informer holds it: the delivery
-	// loop finds it at once, and an Alert created next is checked Ready
-	// at its write.
-	registerAwaitMetrics.Do(func() { legacyregistry.MustRegister(cacheAwaits) })
-	providers := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Providers().Informer().GetIndexer()
-	opts.Await = awaitCached(providers, readyProvider, awaitCachedTimeout, cacheAwaits.WithLabelValues("providers"))
-	return opts
-}
-
-// readyProvider tells whether a Provider is stored Ready at its generation.
-func readyProvider(p *notification.Provider) bool {
-	return p.Status.ObservedGeneration == p.Generation && apimeta.IsStatusConditionTrue(p.Status.Conditions, conditions.Ready)
 }
 
 // alertCheck lets the storage write a new generation of an Alert Ready at
