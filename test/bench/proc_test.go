@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestParseMachineCPU(t *testing.T) {
 	// user nice system idle iowait irq softirq steal guest guest_nice
@@ -30,5 +33,12 @@ func TestBusyShare(t *testing.T) {
 	}
 	if got := before.busyShare(before); got != 0 {
 		t.Errorf("busyShare with no time passed = %v, want 0", got)
+	}
+}
+
+func TestTimeOverCountsOnlyTheSlowCalls(t *testing.T) {
+	tm := timings{latencies: []time.Duration{5 * time.Millisecond, 150 * time.Millisecond, 100 * time.Millisecond, 2 * time.Second}}
+	if got := tm.over(100 * time.Millisecond); got != 2150 {
+		t.Errorf("time over 100 ms: %v ms, want 2150", got)
 	}
 }
