@@ -69,19 +69,22 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 		call   func(ctx context.Context, i int) error
 		remove func(ctx context.Context, i int) error
 		got    *timings
+		// cpu is what the machine and each process spent on the
+		// measured creates.
+		cpu cpuSnapshot
 	}{
 		{"Providers", func(ctx context.Context, i int) error {
 			_, err := b.client.NotificationV1beta2().Providers(apiNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
 			return err
 		}, func(ctx context.Context, i int) error {
 			return b.client.NotificationV1beta2().Providers(apiNS).Delete(ctx, providerName(i), metav1.DeleteOptions{})
-		}, &timings{}},
+		}, &timings{}, cpuSnapshot{}},
 		{"Providers in protobuf", func(ctx context.Context, i int) error {
 			_, err := protoClient.NotificationV1beta2().Providers(apiProtoNS).Create(ctx, benchProvider(i), metav1.CreateOptions{})
 			return err
 		}, func(ctx context.Context, i int) error {
 			return protoClient.NotificationV1beta2().Providers(apiProtoNS).Delete(ctx, providerName(i), metav1.DeleteOptions{})
-		}, &timings{}},
+		}, &timings{}, cpuSnapshot{}},
 		{"CRD Providers", func(ctx context.Context, i int) error {
 			u, err := toUnstructured(benchProvider(i))
 			if err != nil {
@@ -91,7 +94,7 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 			return err
 		}, func(ctx context.Context, i int) error {
 			return b.dynamic.Resource(crdResource).Namespace(crdNS).Delete(ctx, providerName(i), metav1.DeleteOptions{})
-		}, &timings{}},
+		}, &timings{}, cpuSnapshot{}},
 	}
 	// Each path warmed first, then cleared of what that made: a new CRD's
 	// first creates wait while the kube-apiserver builds its storage and
@@ -112,11 +115,13 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	for round := range rounds {
 		first, n := round*b.scale/rounds, (round+1)*b.scale/rounds-round*b.scale/rounds
 		for k := range paths {
-			path := paths[(round+k)%len(paths)]
+			path := &paths[(round+k)%len(paths)]
+			before := b.cpu()
 			t, err := b.createMany(n, b.posters, func(ctx context.Context, i int) error { return path.call(ctx, first+i) })
 			if err != nil {
 				return fmt.Errorf("creating %s: %w", path.name, err)
 			}
+			path.cpu.addSince(b.cpu(), before)
 			path.got.add(t)
 		}
 	}
@@ -133,6 +138,16 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	// allow is a few stalls, which the rates above count in.
 	r.add("api.create.max (aggregated)", "ms", ours.p(100)).versus("CRD", crd.p(100))
 	r.add("api.create.time in creates over 100 ms (aggregated)", "ms", ours.over(100*time.Millisecond)).versus("CRD", crd.over(100*time.Millisecond))
+	// What a create costs: with the machine's processors busy, the rate is
+	// what they can do.
+	perCreate := func(s cpuSnapshot, names ...string) float64 { return s.since(cpuSnapshot{}, names...) / float64(b.scale) * 1e6 }
+	oursCPU, crdCPU := paths[0].cpu, paths[2].cpu
+	r.add("api.create.cpu per create (whole machine)", "µs", perCreate(oursCPU, machineBusy)).
+		versus("CRD", perCreate(crdCPU, machineBusy)).
+		note("kube-apiserver %.0f, notification-apiserver %.0f, etcd %.0f, the clients %.0f; the CRD's: kube-apiserver %.0f, etcd %.0f, the clients %.0f",
+			perCreate(oursCPU, "kube-apiserver"), perCreate(oursCPU, "notification-apiserver"), perCreate(oursCPU, "etcd"), perCreate(oursCPU, benchCPU),
+			perCreate(crdCPU, "kube-apiserver"), perCreate(crdCPU, "etcd"), perCreate(crdCPU, benchCPU))
+	r.add("api.create.machine busy (aggregated)", "%", oursCPU.busyShare(cpuSnapshot{})).versus("CRD", crdCPU.busyShare(cpuSnapshot{}))
 
 	// Reads: one LIST of all of them.
 	base := "/apis/" + group + "/v1beta2/namespaces/" + apiNS + "/providers"

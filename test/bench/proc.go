@@ -144,6 +144,15 @@ func (s cpuSnapshot) busyShare(before cpuSnapshot) float64 {
 	return s.since(before, machineBusy) / all * 100
 }
 
+// addSince adds what each counter grew by from before to now.
+func (s cpuSnapshot) addSince(now, before cpuSnapshot) {
+	for name, v := range now {
+		if b, ok := before[name]; ok {
+			s[name] += v - b
+		}
+	}
+}
+
 func (s cpuSnapshot) since(before cpuSnapshot, names ...string) float64 {
 	var total float64
 	for _, n := range names {
