@@ -140,7 +140,9 @@ func (b *bench) apiBenchmarks(ctx context.Context) error {
 	r.add("api.create.time in creates over 100 ms (aggregated)", "ms", ours.over(100*time.Millisecond)).versus("CRD", crd.over(100*time.Millisecond))
 	// What a create costs: with the machine's processors busy, the rate is
 	// what they can do.
-	perCreate := func(s cpuSnapshot, names ...string) float64 { return s.since(cpuSnapshot{}, names...) / float64(b.scale) * 1e6 }
+	perCreate := func(s cpuSnapshot, names ...string) float64 {
+		return s.since(cpuSnapshot{}, names...) / float64(b.scale) * 1e6
+	}
 	oursCPU, crdCPU := paths[0].cpu, paths[2].cpu
 	r.add("api.create.cpu per create (whole machine)", "µs", perCreate(oursCPU, machineBusy)).
 		versus("CRD", perCreate(crdCPU, machineBusy)).
