@@ -20,6 +20,25 @@ func (b *bench) pid(name string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
+// kubeEtcdSyncs tells whether the kube-apiserver's etcd was started to sync
+// its log to disk (hack/local-up.sh with ETCD_FSYNC=1), as ours always does.
+func (b *bench) kubeEtcdSyncs() (bool, error) {
+	pid, err := b.pid("etcd")
+	if err != nil {
+		return false, err
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false, err
+	}
+	for _, arg := range strings.Split(string(data), "\x00") {
+		if arg == "-unsafe-no-fsync=false" || arg == "--unsafe-no-fsync=false" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // rssMiB is a process's resident memory.
 func (b *bench) rssMiB(name string) (float64, error) { return b.statusMiB(name, "VmRSS:") }
 

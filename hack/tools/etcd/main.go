@@ -18,6 +18,8 @@ func main() {
 	dataDir := flag.String("data-dir", "etcd-data", "directory for etcd's data")
 	client := flag.String("listen-client-url", "http://127.0.0.1:2379", "URL to serve clients on")
 	peer := flag.String("listen-peer-url", "http://127.0.0.1:2380", "URL to serve peers on")
+	noFsync := flag.Bool("unsafe-no-fsync", true, "do not sync the log to disk: faster, for throwaway local data; "+
+		"false syncs each write as a production etcd does (make bench, where the kube-apiserver's CRDs are a peer)")
 	flag.Parse()
 
 	cu, err := url.Parse(*client)
@@ -36,7 +38,7 @@ func main() {
 	cfg.ListenPeerUrls = []url.URL{*pu}
 	cfg.AdvertisePeerUrls = []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.UnsafeNoFsync = true // throwaway local data
+	cfg.UnsafeNoFsync = *noFsync
 	cfg.LogLevel = "warn"
 
 	e, err := embed.StartEtcd(cfg)
