@@ -246,9 +246,15 @@ func (c completedConfig) alertCheck() reconciled.Options[*notification.Alert] {
 		func(s *v1beta2.AlertStatus, a *notification.Alert) error {
 			return v1beta2.Convert_v1beta2_AlertStatus_To_notification_AlertStatus(s, &a.Status, nil)
 		})
-	alerts := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Alerts().Informer().GetIndexer()
+	alerts := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Alerts().Informer()
+	seen := newRVWatermark()
+	if _, err := alerts.AddEventHandler(seen.handler()); err != nil {
+		// Only an informer already stopped refuses: nothing would be routed.
+		klog.ErrorS(err, "Could not follow the server's Alert informer; Alerts are written Reconciling")
+		return reconciled.Options[*notification.Alert]{}
+	}
 	registerAwaitMetrics.Do(func() { legacyregistry.MustRegister(cacheAwaits) })
-	opts.Await = awaitCached(alerts, readyAlert, awaitCachedTimeout, cacheAwaits.WithLabelValues("alerts"))
+	opts.Await = awaitCached(alerts.GetIndexer(), seen, readyAlert, awaitCachedTimeout, cacheAwaits.WithLabelValues("alerts"))
 	return opts
 }
 
@@ -259,8 +265,8 @@ func readyAlert(a *notification.Alert) bool {
 
 // awaitCachedTimeout bounds how long a write waits for the server's
 // informers: they follow its storage in-process, within a millisecond
-// even under load; only an object deleted meanwhile, or informers not
-// started yet, wait it out.
+// even under load; only informers not started yet, or relisting after
+// their watch broke, wait it out.
 const awaitCachedTimeout = 5 * time.Second
 
 var (
@@ -276,14 +282,15 @@ var (
 
 // awaitCached returns an Await (reconciled.Options) that holds the answer
 // to a write of an object stored ready until indexer holds that version
-// of it or a later one. The reconciler writes an Alert Ready after reading
-// it from the server's Alert informer, which the delivery loop routes
-// Events with: Ready then means that an Event posted from then on is
-// routed to it. An Alert written Ready by its create or spec change
-// (alertCheck) means the same once the write is answered: an Event posted
-// after `kubectl apply` returns, or after `kubectl wait
-// --for=condition=Ready`, is routed to it.
-func awaitCached[T reconciled.Object](indexer cache.Indexer, ready func(T) bool, timeout time.Duration, waited compbasemetrics.ObserverMetric) func(context.Context, T) {
+// of it or a later one: until seen, fed by the handlers of indexer's
+// informer, has been told of that version or a later one of any object.
+// The reconciler writes an Alert Ready after reading it from the server's
+// Alert informer, which the delivery loop routes Events with: Ready then
+// means that an Event posted from then on is routed to it. An Alert
+// written Ready by its create or spec change (alertCheck) means the same
+// once the write is answered: an Event posted after `kubectl apply`
+// returns, or after `kubectl wait --for=condition=Ready`, is routed to it.
+func awaitCached[T reconciled.Object](indexer cache.Indexer, seen *rvWatermark, ready func(T) bool, timeout time.Duration, waited compbasemetrics.ObserverMetric) func(context.Context, T) {
 	return func(ctx context.Context, o T) {
 		if !ready(o) {
 			return
@@ -295,19 +302,13 @@ func awaitCached[T reconciled.Object](indexer cache.Indexer, ready func(T) bool,
 		key := o.GetNamespace() + "/" + o.GetName()
 		start := time.Now()
 		defer func() { waited.Observe(time.Since(start).Seconds()) }()
+		if holds(indexer, key, rv) {
+			return
+		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		pause := 100 * time.Microsecond
-		for !holds(indexer, key, rv) {
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				klog.FromContext(ctx).Info("A written object is not in the server's cache yet; answering anyway", "key", key, "resourceVersion", rv, "err", ctx.Err())
-				return
-			case <-t.C:
-			}
-			pause = min(2*pause, 10*time.Millisecond)
+		if err := seen.wait(ctx, rv); err != nil {
+			klog.FromContext(ctx).Info("A written object is not in the server's cache yet; answering anyway", "key", key, "resourceVersion", rv, "err", err)
 		}
 	}
 }
@@ -325,6 +326,74 @@ func holds(indexer cache.Indexer, key string, rv uint64) bool {
 	}
 	got, err := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
 	return err == nil && got >= rv
+}
+
+// rvWatermark is the highest resourceVersion an informer's handlers have
+// been told of. A shared informer updates its indexer with each change
+// before it tells its handlers, in the order of the watch, so once they
+// have been told of version rv of any object, the indexer holds every
+// object at its version of rv or later, or holds it no more: the watch of
+// a deletion carries the object at the deletion's version. An object
+// created then deleted at once is thus not waited for until a timeout, as
+// polling the indexer for it was, and a waiter wakes at the change it
+// waits for.
+type rvWatermark struct {
+	mu sync.Mutex
+	rv uint64
+	// advanced is closed, and replaced, each time rv grows.
+	advanced chan struct{}
+}
+
+func newRVWatermark() *rvWatermark {
+	return &rvWatermark{advanced: make(chan struct{})}
+}
+
+// observe takes the version of an object the handlers are told of.
+func (w *rvWatermark) observe(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, err := apimeta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	rv, err := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rv > w.rv {
+		w.rv = rv
+		close(w.advanced)
+		w.advanced = make(chan struct{})
+	}
+}
+
+// handler feeds the watermark from an informer.
+func (w *rvWatermark) handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.observe(obj) },
+		UpdateFunc: func(_, obj any) { w.observe(obj) },
+		DeleteFunc: func(obj any) { w.observe(obj) },
+	}
+}
+
+// wait returns once the watermark has reached rv, or ctx's error.
+func (w *rvWatermark) wait(ctx context.Context, rv uint64) error {
+	for {
+		w.mu.Lock()
+		reached, advanced := w.rv >= rv, w.advanced
+		w.mu.Unlock()
+		if reached {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // checkAtWrite makes a kind's check at the write from its reconciler's:
