@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/conditions"
 	"github.com/notification-apiserver/notification-apiserver/pkg/apis/notification/v1beta2"
@@ -172,5 +175,69 @@ func TestADeletedAlertIsForgotten(t *testing.T) {
 			t.Fatal("the deleted Alert was still remembered after 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A Provider's change reaches the Alerts that route to it, found by index:
+// in its namespace only, and following an Alert moved to another Provider.
+func TestAProviderFindsItsAlertsByIndex(t *testing.T) {
+	c, client, _, ctx := startController(t)
+	create := func(namespace, name, provider string) *v1beta2.Alert {
+		a := &v1beta2.Alert{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+			Spec: v1beta2.AlertSpec{ProviderRef: v1beta2.LocalObjectReference{Name: provider}}}
+		out, err := client.NotificationV1beta2().Alerts(namespace).Create(ctx, a, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	create("apps", "a1", "slack")
+	moved := create("apps", "a2", "slack")
+	create("apps", "a3", "teams")
+	create("other", "a1", "slack")
+	waitFor := func(provider string, want ...string) {
+		t.Helper()
+		var got []string
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			got = c.alertsOfProvider("apps", provider)
+			slices.Sort(got)
+			if slices.Equal(got, want) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("Alerts of apps/%s: %v, want %v", provider, got, want)
+	}
+	waitFor("slack", "apps/a1", "apps/a2")
+	waitFor("teams", "apps/a3")
+	waitFor("none")
+
+	moved.Spec.ProviderRef.Name = "teams"
+	if _, err := client.NotificationV1beta2().Alerts("apps").Update(ctx, moved, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("slack", "apps/a1")
+	waitFor("teams", "apps/a2", "apps/a3")
+}
+
+// A Provider's Alerts among 10,000 of its namespace: what each Provider
+// change, and each Provider at start-up, costs the reconciler.
+func BenchmarkAlertsOfProviderAmong10000(b *testing.B) {
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{
+		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc, alertsByProvider: alertProviderKey})
+	for i := range 10000 {
+		a := &v1beta2.Alert{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: fmt.Sprintf("a-%05d", i)},
+			Spec: v1beta2.AlertSpec{ProviderRef: v1beta2.LocalObjectReference{Name: fmt.Sprintf("p-%05d", i)}}}
+		if err := indexer.Add(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := &Controller{alertIndex: indexer}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := c.alertsOfProvider("apps", "p-04242"); len(got) != 1 {
+			b.Fatalf("got %v", got)
+		}
 	}
 }

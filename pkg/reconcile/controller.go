@@ -33,10 +33,12 @@ type Controller struct {
 	client    versioned.Interface
 	providers listers.ProviderLister
 	alerts    listers.AlertLister
-	secrets   corelisters.SecretLister
-	synced    []cache.InformerSynced
-	recorder  record.EventRecorder
-	events    record.EventBroadcaster
+	// alertIndex is the Alert informer's indexer, with alertsByProvider.
+	alertIndex cache.Indexer
+	secrets    corelisters.SecretLister
+	synced     []cache.InformerSynced
+	recorder   record.EventRecorder
+	events     record.EventBroadcaster
 	// startEvents starts sending Events once, on the first Run.
 	startEvents sync.Once
 	kube        kubernetes.Interface
@@ -80,12 +82,13 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 	secretInformer := kf.Core().V1().Secrets()
 	events := record.NewBroadcaster()
 	c := &Controller{
-		built:     time.Now(),
-		client:    client,
-		kube:      kube,
-		providers: providerInformer.Lister(),
-		alerts:    alertInformer.Lister(),
-		secrets:   secretInformer.Lister(),
+		built:      time.Now(),
+		client:     client,
+		kube:       kube,
+		providers:  providerInformer.Lister(),
+		alerts:     alertInformer.Lister(),
+		alertIndex: alertInformer.Informer().GetIndexer(),
+		secrets:    secretInformer.Lister(),
 		synced: []cache.InformerSynced{
 			providerInformer.Informer().HasSynced, alertInformer.Informer().HasSynced, secretInformer.Informer().HasSynced,
 		},
@@ -99,6 +102,9 @@ func New(client versioned.Interface, kube kubernetes.Interface, nf informers.Sha
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "alerts"}),
 	}
 
+	if err := addProviderIndex(alertInformer.Informer()); err != nil {
+		return nil, fmt.Errorf("indexing Alerts by Provider: %w", err)
+	}
 	if _, err := providerInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			c.enqueue(c.providerQueue, obj)
