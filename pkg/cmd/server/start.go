@@ -117,16 +117,6 @@ func NewOptions() *Options {
 	// etcd holds protobuf: decoding it is several times cheaper than JSON,
 	// and without a watch cache every Event write is decoded per watcher.
 	o.RecommendedOptions.Etcd.DefaultStorageMediaType = runtime.ContentTypeProtobuf
-	// HTTP/1.1 only, as the receiver's client (pkg/receiver): Go's HTTP/2
-	// server starts a goroutine per request and hands each frame to the
-	// connection's own, where its HTTP/1.1 server serves a request on the
-	// connection's goroutine. The kube-apiserver proxies every request of
-	// the aggregation layer to us on kept-alive connections either way
-	// (one per request in flight, 25 kept idle), a watch on one of its own.
-	// Creates through it cost our server about 8% less CPU and the
-	// kube-apiserver about 5% less (5 alternating runs of make bench's API
-	// step each). --disable-http2-serving=false turns HTTP/2 back on.
-	o.RecommendedOptions.SecureServing.DisableHTTP2Serving = true
 	return o
 }
 
