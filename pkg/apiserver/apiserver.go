@@ -247,14 +247,14 @@ func (c completedConfig) alertCheck() reconciled.Options[*notification.Alert] {
 			return v1beta2.Convert_v1beta2_AlertStatus_To_notification_AlertStatus(s, &a.Status, nil)
 		})
 	alerts := c.ExtraConfig.NotificationInformers.Notification().V1beta2().Alerts().Informer()
-	seen := newRVWatermark()
-	if _, err := alerts.AddEventHandler(seen.handler()); err != nil {
+	follow := newCacheFollower()
+	if _, err := alerts.AddEventHandler(follow.handler()); err != nil {
 		// Only an informer already stopped refuses: nothing would be routed.
 		klog.ErrorS(err, "Could not follow the server's Alert informer; Alerts are written Reconciling")
 		return reconciled.Options[*notification.Alert]{}
 	}
 	registerAwaitMetrics.Do(func() { legacyregistry.MustRegister(cacheAwaits) })
-	opts.Await = awaitCached(alerts.GetIndexer(), seen, readyAlert, awaitCachedTimeout, cacheAwaits.WithLabelValues("alerts"))
+	opts.Await = awaitCached(alerts.GetIndexer(), follow, readyAlert, awaitCachedTimeout, cacheAwaits.WithLabelValues("alerts"))
 	return opts
 }
 
@@ -265,8 +265,8 @@ func readyAlert(a *notification.Alert) bool {
 
 // awaitCachedTimeout bounds how long a write waits for the server's
 // informers: they follow its storage in-process, within a millisecond
-// even under load; only informers not started yet, or relisting after
-// their watch broke, wait it out.
+// even under load; only informers not started yet, or an object deleted
+// in the moment before its write began to wait, wait it out.
 const awaitCachedTimeout = 5 * time.Second
 
 var (
@@ -282,15 +282,15 @@ var (
 
 // awaitCached returns an Await (reconciled.Options) that holds the answer
 // to a write of an object stored ready until indexer holds that version
-// of it or a later one: until seen, fed by the handlers of indexer's
-// informer, has been told of that version or a later one of any object.
+// of it or a later one, or has seen it deleted since (follow is fed by
+// the handlers of indexer's informer).
 // The reconciler writes an Alert Ready after reading it from the server's
 // Alert informer, which the delivery loop routes Events with: Ready then
 // means that an Event posted from then on is routed to it. An Alert
 // written Ready by its create or spec change (alertCheck) means the same
 // once the write is answered: an Event posted after `kubectl apply`
 // returns, or after `kubectl wait --for=condition=Ready`, is routed to it.
-func awaitCached[T reconciled.Object](indexer cache.Indexer, seen *rvWatermark, ready func(T) bool, timeout time.Duration, waited compbasemetrics.ObserverMetric) func(context.Context, T) {
+func awaitCached[T reconciled.Object](indexer cache.Indexer, follow *cacheFollower, ready func(T) bool, timeout time.Duration, waited compbasemetrics.ObserverMetric) func(context.Context, T) {
 	return func(ctx context.Context, o T) {
 		if !ready(o) {
 			return
@@ -307,7 +307,7 @@ func awaitCached[T reconciled.Object](indexer cache.Indexer, seen *rvWatermark, 
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		if err := seen.wait(ctx, rv); err != nil {
+		if err := follow.wait(ctx, indexer, key, rv); err != nil {
 			klog.FromContext(ctx).Info("A written object is not in the server's cache yet; answering anyway", "key", key, "resourceVersion", rv, "err", err)
 		}
 	}
@@ -328,68 +328,83 @@ func holds(indexer cache.Indexer, key string, rv uint64) bool {
 	return err == nil && got >= rv
 }
 
-// rvWatermark is the highest resourceVersion an informer's handlers have
-// been told of. A shared informer updates its indexer with each change
-// before it tells its handlers, in the order of the watch, so once they
-// have been told of version rv of any object, the indexer holds every
-// object at its version of rv or later, or holds it no more: the watch of
-// a deletion carries the object at the deletion's version. An object
-// created then deleted at once is thus not waited for until a timeout, as
-// polling the indexer for it was, and a waiter wakes at the change it
-// waits for.
-type rvWatermark struct {
+// cacheFollower wakes the writes waiting for an informer's indexer at
+// each change it is told of, and remembers the deletions of the objects
+// waited for. A shared informer updates its indexer before it tells its
+// handlers, so a waiter woken finds the change there; and the watch of a
+// deletion carries the object at the deletion's version, so an object
+// created then deleted at once is not waited for until the timeout, as
+// it was when the indexer was polled for it.
+type cacheFollower struct {
 	mu sync.Mutex
-	rv uint64
-	// advanced is closed, and replaced, each time rv grows.
-	advanced chan struct{}
+	// changed is closed, and replaced, at each change.
+	changed chan struct{}
+	// waiting counts the waiters of each key; deleted is the version of
+	// the last deletion seen of a key waited for.
+	waiting map[string]int
+	deleted map[string]uint64
 }
 
-func newRVWatermark() *rvWatermark {
-	return &rvWatermark{advanced: make(chan struct{})}
+func newCacheFollower() *cacheFollower {
+	return &cacheFollower{changed: make(chan struct{}), waiting: map[string]int{}, deleted: map[string]uint64{}}
 }
 
-// observe takes the version of an object the handlers are told of.
-func (w *rvWatermark) observe(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
+// observe takes a change the handlers are told of.
+func (f *cacheFollower) observe(obj any, deletion bool) {
+	var key string
+	var rv uint64
+	if deletion {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			key, obj = d.Key, d.Obj
+		}
+		if m, err := apimeta.Accessor(obj); err == nil {
+			if key == "" {
+				key = m.GetNamespace() + "/" + m.GetName()
+			}
+			rv, _ = strconv.ParseUint(m.GetResourceVersion(), 10, 64)
+		}
 	}
-	m, err := apimeta.Accessor(obj)
-	if err != nil {
-		return
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if deletion && f.waiting[key] > 0 && rv > f.deleted[key] {
+		f.deleted[key] = rv
 	}
-	rv, err := strconv.ParseUint(m.GetResourceVersion(), 10, 64)
-	if err != nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if rv > w.rv {
-		w.rv = rv
-		close(w.advanced)
-		w.advanced = make(chan struct{})
-	}
+	close(f.changed)
+	f.changed = make(chan struct{})
 }
 
-// handler feeds the watermark from an informer.
-func (w *rvWatermark) handler() cache.ResourceEventHandler {
+// handler feeds the follower from an informer.
+func (f *cacheFollower) handler() cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { w.observe(obj) },
-		UpdateFunc: func(_, obj any) { w.observe(obj) },
-		DeleteFunc: func(obj any) { w.observe(obj) },
+		AddFunc:    func(obj any) { f.observe(obj, false) },
+		UpdateFunc: func(_, obj any) { f.observe(obj, false) },
+		DeleteFunc: func(obj any) { f.observe(obj, true) },
 	}
 }
 
-// wait returns once the watermark has reached rv, or ctx's error.
-func (w *rvWatermark) wait(ctx context.Context, rv uint64) error {
+// wait returns once indexer holds the object of key at version rv or
+// later, or the object was seen deleted at rv or later; else ctx's error.
+func (f *cacheFollower) wait(ctx context.Context, indexer cache.Indexer, key string, rv uint64) error {
+	f.mu.Lock()
+	f.waiting[key]++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.waiting[key]--; f.waiting[key] == 0 {
+			delete(f.waiting, key)
+			delete(f.deleted, key)
+		}
+	}()
 	for {
-		w.mu.Lock()
-		reached, advanced := w.rv >= rv, w.advanced
-		w.mu.Unlock()
-		if reached {
+		f.mu.Lock()
+		changed, gone := f.changed, f.deleted[key] >= rv
+		f.mu.Unlock()
+		if gone || holds(indexer, key, rv) {
 			return nil
 		}
 		select {
-		case <-advanced:
+		case <-changed:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

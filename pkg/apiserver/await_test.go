@@ -51,14 +51,14 @@ func mustReturn(t *testing.T, done <-chan struct{}, why string) {
 }
 
 // informer stands for the server's Alert informer: it updates its
-// indexer, then tells its handlers, here the watermark.
+// indexer, then tells its handlers, here the follower.
 type informer struct {
 	indexer cache.Indexer
-	seen    *rvWatermark
+	follow  *cacheFollower
 }
 
 func newInformer() informer {
-	return informer{indexer: cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}), seen: newRVWatermark()}
+	return informer{indexer: cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}), follow: newCacheFollower()}
 }
 
 func (i informer) update(t *testing.T, a *v1beta2.Alert) {
@@ -66,21 +66,14 @@ func (i informer) update(t *testing.T, a *v1beta2.Alert) {
 	if err := i.indexer.Update(a); err != nil {
 		t.Fatal(err)
 	}
-	i.seen.handler().OnUpdate(nil, a)
-}
-
-func (i informer) delete(t *testing.T, a *v1beta2.Alert) {
-	t.Helper()
-	if err := i.indexer.Delete(a); err != nil {
-		t.Fatal(err)
-	}
-	i.seen.handler().OnDelete(a)
+	i.follow.handler().OnUpdate(nil, a)
 }
 
 func (i informer) await(timeout time.Duration) func(context.Context, *notification.Alert) {
-	return awaitCached(i.indexer, i.seen, readyAlert, timeout, noObserver{})
+	return awaitCached(i.indexer, i.follow, readyAlert, timeout, noObserver{})
 }
 
+// mustWait fails if done closes within 100 ms.
 func mustWait(t *testing.T, done <-chan struct{}, why string) {
 	t.Helper()
 	time.Sleep(100 * time.Millisecond)
@@ -104,34 +97,42 @@ func TestAWriteStoredReadyIsAnsweredOnceTheCacheHoldsIt(t *testing.T) {
 	mustReturn(t, startAwait(await, storedAlert("8", true)), "the cache holds a later version")
 }
 
-func TestAWriteIsAnsweredOnceTheCacheIsPastItsVersion(t *testing.T) {
+// A relist applies the listed objects in no order of version: another
+// Alert at a later version is no sign that the cache holds this one.
+func TestAWriteIsNotAnsweredForAnotherAlertsLaterVersion(t *testing.T) {
 	inf := newInformer()
 	done := startAwait(inf.await(time.Hour), storedAlert("9", true))
-	other := cachedAlert("8")
+	other := cachedAlert("12")
 	other.Name = "b"
 	inf.update(t, other)
-	mustWait(t, done, "when the cache had got only to an earlier version of another Alert")
-	// A later version of another Alert: the cache got the write (and,
-	// here, its deletion) before it.
-	other.ResourceVersion = "10"
-	inf.update(t, other)
-	mustReturn(t, done, "the cache is past the write's version")
+	mustWait(t, done, "when the cache held another Alert at a later version, not this one")
+	inf.update(t, cachedAlert("9"))
+	mustReturn(t, done, "the cache holds its version")
 }
 
 func TestAWriteDeletedBeforeTheCacheHeldItIsAnsweredAtTheDeletion(t *testing.T) {
 	inf := newInformer()
 	done := startAwait(inf.await(time.Hour), storedAlert("9", true))
 	mustWait(t, done, "before the cache saw anything")
-	// The Alert was created at 9 and deleted at 10: the cache sees it
-	// added, then deleted at once, or (coming late) only the deletion,
-	// which carries the object at the deletion's version.
-	inf.update(t, cachedAlert("9"))
-	inf.delete(t, cachedAlert("10"))
+	// Created at 9, deleted at 10: the informer, coming late, sees only
+	// the deletion, which carries the object at the deletion's version.
+	inf.follow.handler().OnDelete(cachedAlert("10"))
 	mustReturn(t, done, "the cache has seen it deleted")
 
+	// A relist's tombstone carries the last version the cache knew: one
+	// before the write is no sign of it.
 	done = startAwait(inf.await(time.Hour), storedAlert("11", true))
-	inf.seen.handler().OnDelete(cache.DeletedFinalStateUnknown{Key: "apps/a", Obj: cachedAlert("12")})
+	inf.follow.handler().OnDelete(cache.DeletedFinalStateUnknown{Key: "apps/a", Obj: cachedAlert("8")})
+	mustWait(t, done, "at a deletion of a version before the write")
+	inf.follow.handler().OnDelete(cache.DeletedFinalStateUnknown{Key: "apps/a", Obj: cachedAlert("12")})
 	mustReturn(t, done, "the cache has seen it deleted, in a relist")
+
+	// What was remembered for the waiters is dropped with them.
+	inf.follow.mu.Lock()
+	defer inf.follow.mu.Unlock()
+	if len(inf.follow.waiting) != 0 || len(inf.follow.deleted) != 0 {
+		t.Errorf("after the waits: waiting %v, deleted %v", inf.follow.waiting, inf.follow.deleted)
+	}
 }
 
 func TestAWriteNotStoredReadyIsAnsweredAtOnce(t *testing.T) {
