@@ -179,7 +179,7 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("installing the %s API group: %w", notification.GroupName, err)
 	}
 	if b, ok := resources["eventbatches"].(rest.Creater); ok {
-		batches.bind(b)
+		batches.bind(b, events)
 	}
 	writers := statusWriters{providers: providerStatus, alerts: alertStatus, events: eventStatus}
 	if eventWriter != nil {

@@ -25,7 +25,7 @@ func TestTheBatchPathTakesOnlyPlainProtobufCreates(t *testing.T) {
 		t.Error("the batch path took a request before it had a storage")
 	}
 	var storage rest.Creater = &fakeCreater{}
-	p.bind(storage)
+	p.bind(storage, nil)
 	for _, tc := range []struct {
 		name string
 		req  *http.Request
@@ -83,7 +83,7 @@ func TestTheCreatePathTakesOnlyCreatesTheKubeAPIServerProxies(t *testing.T) {
 		t.Error("the create path took a request before the server had its storage")
 	}
 	var storage rest.Creater = &fakeCreater{}
-	p.bind(storage)
+	p.bind(storage, nil)
 	for _, tc := range []struct {
 		name string
 		req  *http.Request
@@ -109,6 +109,50 @@ func TestTheCreatePathTakesOnlyCreatesTheKubeAPIServerProxies(t *testing.T) {
 	} {
 		if got := p.takesCreate(tc.req, headers); got != tc.want {
 			t.Errorf("%s: takesCreate = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestTheEventPathTakesOnlyPlainEventCreates: of the create path's
+// requests, the event path takes creates of an Event in JSON or protobuf
+// without query parameters or a transformed answer; the rest go on to the
+// API handler.
+func TestTheEventPathTakesOnlyPlainEventCreates(t *testing.T) {
+	const url = "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/events"
+	request := func(method, url string, header ...string) *http.Request {
+		return newRequest(method, url, nil, append([]string{"Content-Type", "application/json"}, header...)...)
+	}
+	p := &batchPath{}
+	var storage rest.Creater = &fakeCreater{}
+	p.bind(storage, nil)
+	if p.takesEvent(request(http.MethodPost, url)) {
+		t.Error("the event path took a request before it had the events storage")
+	}
+	p.bind(nil, storage)
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		want bool
+	}{
+		{"a JSON create", request(http.MethodPost, url), true},
+		{"a protobuf create", request(http.MethodPost, url, "Content-Type", "application/vnd.kubernetes.protobuf"), true},
+		{"with a charset", request(http.MethodPost, url, "Content-Type", "application/json; charset=utf-8"), true},
+		{"answered as YAML", request(http.MethodPost, url, "Accept", "application/yaml"), true},
+		{"YAML", request(http.MethodPost, url, "Content-Type", "application/yaml"), false},
+		{"no content type", request(http.MethodPost, url, "Content-Type", ""), false},
+		{"a dry run", request(http.MethodPost, url+"?dryRun=All"), false},
+		{"a field manager", request(http.MethodPost, url+"?fieldManager=kubectl-create"), false},
+		{"strict validation", request(http.MethodPost, url+"?fieldValidation=Strict"), false},
+		{"a Table answer", request(http.MethodPost, url, "Accept", "application/json;as=Table;v=v1;g=meta.k8s.io"), false},
+		{"a GET", request(http.MethodGet, url), false},
+		{"a subresource", request(http.MethodPost, url+"/x/status"), false},
+		{"Providers", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/providers"), false},
+		{"EventBatches", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/eventbatches"), false},
+		{"a bad namespace", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io/v1beta2/namespaces/Flux_System/events"), false},
+		{"another version", request(http.MethodPost, "/apis/notification.toolkit.fluxcd.io/v1beta1/namespaces/flux-system/events"), false},
+	} {
+		if got := p.takesEvent(tc.req); got != tc.want {
+			t.Errorf("%s: takesEvent = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator: a create
@@ -15,7 +17,12 @@ import (
 // header (CORS) the same request takes the full chain. Each create answers
 // the same on both: the object stored with its managed fields, the
 // warning of an unknown field, strict validation, a dry run, an invalid
-// Provider, a namespace that does not exist, an Event.
+// Provider, a namespace that does not exist. Events take the event path
+// (no field manager: an Event keeps no managed fields, on either path)
+// unless the decoder has something to say or the client cannot take the
+// answer: a plain Event, one with an unknown field, an invalid one, one
+// in a namespace that does not exist, one answered as YAML, and one whose
+// answer nobody can take (406, nothing stored).
 func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	ns := "e2e-create-path"
 	createNamespace(t, ns)
@@ -29,6 +36,8 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	}
 	// short counts the requests sent to take the create path.
 	short := 0
+	// accept is the Accept header of the next posts.
+	accept := "application/json"
 	post := func(full bool, namespace, resource, query, body string) answer {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, base+namespace+"/"+resource+query, strings.NewReader(body))
@@ -36,7 +45,7 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", accept)
 		req.Header.Set("User-Agent", "create-path-test")
 		if full {
 			req.Header.Set("Origin", "https://example.com")
@@ -56,7 +65,11 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	comparable := func(body, name string) map[string]any {
 		t.Helper()
 		var obj map[string]any
-		if err := json.Unmarshal([]byte(body), &obj); err != nil {
+		if strings.HasPrefix(accept, "application/yaml") {
+			if err := yaml.Unmarshal([]byte(body), &obj); err != nil {
+				t.Fatalf("answer %q: %v", body, err)
+			}
+		} else if err := json.Unmarshal([]byte(body), &obj); err != nil {
 			t.Fatalf("answer %q: %v", body, err)
 		}
 		meta, _ := obj["metadata"].(map[string]any)
@@ -67,8 +80,15 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 			delete(meta, k)
 		}
 		fields, _ := meta["managedFields"].([]any)
-		if len(fields) == 0 {
-			t.Errorf("answer %s: no managed fields", body)
+		switch obj["kind"] {
+		case "Event":
+			if len(fields) > 0 {
+				t.Errorf("answer %s: an Event with managed fields", body)
+			}
+		default:
+			if len(fields) == 0 {
+				t.Errorf("answer %s: no managed fields", body)
+			}
 		}
 		for _, f := range fields {
 			delete(f.(map[string]any), "time")
@@ -79,6 +99,7 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 				delete(c.(map[string]any), "lastTransitionTime")
 			}
 			delete(status, "observedGeneration")
+			delete(status, "routedAt")
 		}
 		return obj
 	}
@@ -86,43 +107,66 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 		return `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Provider","metadata":{"name":"` + name +
 			`","labels":{"team":"a"}},"spec":` + spec + `}`
 	}
-	event := func(name string) string {
-		return `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Event","metadata":{"name":"` + name + `"},` +
-			`"involvedObject":{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","name":"apps","namespace":"` + ns + `"},` +
-			`"severity":"info","timestamp":"2026-11-27T10:00:00Z","reason":"ReconciliationSucceeded","message":"applied","reportingController":"kustomize-controller"}`
+	eventWith := func(severity, extra string) func(name string) string {
+		return func(name string) string {
+			return `{"apiVersion":"notification.toolkit.fluxcd.io/v1beta2","kind":"Event","metadata":{"name":"` + name + `","labels":{"team":"a"}},` +
+				`"involvedObject":{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","name":"apps","namespace":"` + ns + `"},` +
+				`"severity":"` + severity + `","timestamp":"2026-11-27T10:00:00Z","reason":"ReconciliationSucceeded","message":"applied",` +
+				`"reportingController":"kustomize-controller"` + extra + `}`
+		}
 	}
+	event := eventWith("info", "")
 	before := serverMetricSum(t, "notification_create_path_requests_total")
+	beforeEvents := serverMetricSum(t, "notification_event_path_requests_total", `code="201"`)
+	// eventPath counts the creates sent to be answered by the event path.
+	eventPath := 0
 
 	for _, tc := range []struct {
 		name, namespace, resource, query string
 		body                             func(name string) string
 		want                             int
 		says                             string
+		// accept is the Accept header, JSON when empty; eventPath tells
+		// whether the event path answers the create.
+		accept    string
+		eventPath bool
 	}{
 		{"a Provider", ns, "providers", "", func(n string) string {
 			return provider(n, `{"type":"generic","address":"https://example.com/hook","timeout":"5s"}`)
-		}, http.StatusCreated, ""},
+		}, http.StatusCreated, "", "", false},
 		{"an unknown field", ns, "providers", "", func(n string) string {
 			return provider(n, `{"type":"slack","channel":"general","address":"https://example.com/hook","colour":"red"}`)
-		}, http.StatusCreated, ""},
+		}, http.StatusCreated, "", "", false},
 		{"an unknown field, strict", ns, "providers", "?fieldValidation=Strict", func(n string) string {
 			return provider(n, `{"type":"slack","channel":"general","address":"https://example.com/hook","colour":"red"}`)
-		}, http.StatusBadRequest, `unknown field \"spec.colour\"`},
+		}, http.StatusBadRequest, `unknown field \"spec.colour\"`, "", false},
 		{"a dry run", ns, "providers", "?dryRun=All", func(n string) string {
 			return provider(n, `{"type":"generic","address":"https://example.com/hook"}`)
-		}, http.StatusCreated, ""},
+		}, http.StatusCreated, "", "", false},
 		{"an invalid Provider", ns, "providers", "", func(n string) string {
 			return provider(n, `{"type":"nope","address":"https://example.com/hook"}`)
-		}, http.StatusUnprocessableEntity, "spec.type"},
+		}, http.StatusUnprocessableEntity, "spec.type", "", false},
 		{"a field manager", ns, "providers", "?fieldManager=create-path", func(n string) string {
 			return provider(n, `{"type":"generic","address":"https://example.com/hook"}`)
-		}, http.StatusCreated, `"manager":"create-path"`},
+		}, http.StatusCreated, `"manager":"create-path"`, "", false},
 		{"a namespace that does not exist", ns + "-none", "providers", "", func(n string) string {
 			return provider(n, `{"type":"generic","address":"https://example.com/hook"}`)
-		}, http.StatusNotFound, ns + "-none"},
-		{"an Event", ns, "events", "", event, http.StatusCreated, ""},
+		}, http.StatusNotFound, ns + "-none", "", false},
+		{"an Event", ns, "events", "", event, http.StatusCreated, "", "", true},
+		{"an Event answered as YAML", ns, "events", "", event, http.StatusCreated, "", "application/yaml", true},
+		{"an Event with an unknown field", ns, "events", "", eventWith("info", `,"colour":"red"`), http.StatusCreated, "", "", false},
+		{"an invalid Event", ns, "events", "", eventWith("loud", ""), http.StatusUnprocessableEntity, "severity", "", true},
+		{"an Event in a namespace that does not exist", ns + "-none", "events", "", event, http.StatusNotFound, ns + "-none", "", true},
+		{"an Event whose answer nobody takes", ns, "events", "", event, http.StatusNotAcceptable, "", "application/x-none", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			accept = "application/json"
+			if tc.accept != "" {
+				accept = tc.accept
+			}
+			if tc.eventPath {
+				eventPath++
+			}
 			slug := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", "-"), ",", ""))
 			shortName, fullName := slug+"-short", slug+"-full"
 			s := post(false, tc.namespace, tc.resource, tc.query, tc.body(shortName))
@@ -140,9 +184,17 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 			if tc.name == "an unknown field" && !strings.Contains(sw, `unknown field \"spec.colour\"`) {
 				t.Errorf("warnings %q: want one of the unknown field spec.colour", sw)
 			}
+			if tc.name == "an Event with an unknown field" && !strings.Contains(sw, `unknown field \"colour\"`) {
+				t.Errorf("warnings %q: want one of the unknown field colour", sw)
+			}
 			if s.code != http.StatusCreated {
 				if sb := strings.ReplaceAll(s.body, shortName, fullName); sb != f.body {
 					t.Errorf("the create path answered %s\nthe full chain %s", sb, f.body)
+				}
+				if tc.resource == "events" {
+					if out, err := kubectl(t, "-n", tc.namespace, "get", "events.notification", shortName); err == nil || !strings.Contains(out, "NotFound") {
+						t.Errorf("an Event answered %d was stored: %s", s.code, out)
+					}
 				}
 				return
 			}
@@ -166,5 +218,13 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	}
 	if got := serverMetricSum(t, "notification_create_path_requests_total") - before; got < float64(short) {
 		t.Errorf("notification_create_path_requests_total grew by %v for %d proxied creates: not all took the create path", got, short)
+	}
+	// The created Events of the event path; its 422 and 404 count under
+	// their own codes.
+	if got := serverMetricSum(t, "notification_event_path_requests_total", `code="201"`) - beforeEvents; got != 2 {
+		t.Errorf("notification_event_path_requests_total{code=\"201\"} grew by %v; want 2 (the plain Event and the one answered as YAML)", got)
+	}
+	if got := serverMetricSum(t, "notification_event_path_requests_total"); got < float64(eventPath) {
+		t.Errorf("notification_event_path_requests_total is %v; want at least the %d Event creates it answers", got, eventPath)
 	}
 }

@@ -50,6 +50,10 @@ func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	e := obj.(*notification.Event)
 	e.Status = notification.EventStatus{}
 	e.Generation = 1
+	// An Event keeps no managed fields, however it came (those of batches
+	// never had any): its spec is written once, and they would travel with
+	// it in every watch of Events.
+	e.ManagedFields = nil
 	CleanMetadata(e)
 	// Routed at once when nothing could route it: the delivery loop would
 	// only write that down, in a second write.
@@ -68,6 +72,7 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	*e = *oldE.DeepCopy()
 	e.ObjectMeta = meta
 	e.Generation = oldE.Generation
+	e.ManagedFields = nil
 }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -120,6 +125,7 @@ func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Objec
 	e.Status = status
 	e.ObjectMeta = meta
 	metav1.ResetObjectMetaForStatus(&e.ObjectMeta, &oldE.ObjectMeta)
+	e.ManagedFields = nil
 }
 
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
