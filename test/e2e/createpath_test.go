@@ -216,6 +216,19 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 	if !strings.Contains(managers, "kubectl-create") {
 		t.Errorf("kubectl's Provider has the managers %q, want kubectl-create", managers)
 	}
+	// An Event keeps no managed fields: server-side apply finds its fields
+	// owned by before-first-apply, and takes them with --force-conflicts.
+	applied := strings.Replace(event("applied"), `"team":"a"`, `"team":"b"`, 1)
+	mustKubectl(t, "-n", ns, "apply", "--server-side", "-f", writeManifest(t, event("applied")))
+	if out, err := kubectl(t, "-n", ns, "apply", "--server-side", "-f", writeManifest(t, applied)); err == nil || !strings.Contains(out, "before-first-apply") {
+		t.Errorf("a changed label of an Event applied without --force-conflicts: %v %s", err, out)
+	}
+	mustKubectl(t, "-n", ns, "apply", "--server-side", "--force-conflicts", "-f", writeManifest(t, applied))
+	got := mustKubectl(t, "-n", ns, "get", "events.notification", "applied", "--show-managed-fields", "-o", "jsonpath={.metadata.labels.team} {.metadata.managedFields}")
+	if got != "b " {
+		t.Errorf("the applied Event has the label and managed fields %q, want %q", got, "b ")
+	}
+
 	if got := serverMetricSum(t, "notification_create_path_requests_total") - before; got < float64(short) {
 		t.Errorf("notification_create_path_requests_total grew by %v for %d proxied creates: not all took the create path", got, short)
 	}
