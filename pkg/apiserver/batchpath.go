@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/audit"
@@ -336,30 +337,7 @@ func (p *batchPath) serveEvent(w http.ResponseWriter, req *http.Request, api htt
 		fail(readErr)
 		return
 	}
-	namespace := info.Namespace
-	ctx = genericapirequest.WithNamespace(ctx, namespace)
-	audit.LogRequestObject(ctx, e, gv, eventResource, "", Codecs)
-	rest.WipeObjectMetaSystemFields(e)
-	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, e); err != nil {
-		fail(err)
-		return
-	}
-	user, _ := genericapirequest.UserFrom(ctx)
-	admit := admission.WithAudit(p.admit)
-	options := &metav1.CreateOptions{}
-	attrs := admission.NewAttributesRecord(e, nil, eventKind, namespace, e.Name, eventResource, "", admission.Create, options, false, user)
-	if m, ok := admit.(admission.MutationInterface); ok && m.Handles(admission.Create) {
-		if err := m.Admit(ctx, attrs, objectInterfaces); err != nil {
-			fail(err)
-			return
-		}
-	}
-	out, err := (*p.events.Load()).Create(ctx, e, rest.AdmissionToValidateObjectFunc(admit, attrs, objectInterfaces), options)
-	if err != nil {
-		fail(err)
-		return
-	}
-	responsewriters.WriteObjectNegotiated(Codecs, negotiation.DefaultEndpointRestrictions, gv, w, req, http.StatusCreated, out, false)
+	p.create(w, req, e, info.Namespace, eventKind, eventResource, *p.events.Load())
 }
 
 // decodeEvent decodes data into an internal Event, defaulted, as the
@@ -415,34 +393,47 @@ func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
 		fail(apierrors.NewBadRequest("an EventBatch needs a namespace"))
 		return
 	}
-	namespace := info.Namespace
-	ctx = genericapirequest.WithNamespace(ctx, namespace)
-
 	obj, err := p.decode(req)
 	if err != nil {
 		fail(err)
 		return
 	}
-	batch := obj.(*notification.EventBatch)
-	audit.LogRequestObject(ctx, batch, gv, eventBatchResource, "", Codecs)
-	rest.WipeObjectMetaSystemFields(batch)
-	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, batch); err != nil {
+	p.create(w, req, obj.(*notification.EventBatch), info.Namespace, eventBatchKind, eventBatchResource, *p.storage.Load())
+}
+
+// createdObject is what the paths create: an object with metadata.
+type createdObject interface {
+	runtime.Object
+	metav1.Object
+}
+
+// create does what the create handler does with a decoded object: it logs
+// it for audit, wipes its system fields, checks its namespace, admits it,
+// stores it in storage and answers with what was stored.
+func (p *batchPath) create(w http.ResponseWriter, req *http.Request, obj createdObject, namespace string,
+	kind schema.GroupVersionKind, resource schema.GroupVersionResource, storage rest.Creater) {
+	gv := v1beta2.SchemeGroupVersion
+	fail := func(err error) {
+		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
+	}
+	ctx := genericapirequest.WithNamespace(req.Context(), namespace)
+	audit.LogRequestObject(ctx, obj, gv, resource, "", Codecs)
+	rest.WipeObjectMetaSystemFields(obj)
+	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, obj); err != nil {
 		fail(err)
 		return
 	}
-
 	user, _ := genericapirequest.UserFrom(ctx)
 	admit := admission.WithAudit(p.admit)
 	options := &metav1.CreateOptions{}
-	attrs := admission.NewAttributesRecord(batch, nil, eventBatchKind, namespace, batch.Name,
-		eventBatchResource, "", admission.Create, options, false, user)
+	attrs := admission.NewAttributesRecord(obj, nil, kind, namespace, obj.GetName(), resource, "", admission.Create, options, false, user)
 	if m, ok := admit.(admission.MutationInterface); ok && m.Handles(admission.Create) {
 		if err := m.Admit(ctx, attrs, objectInterfaces); err != nil {
 			fail(err)
 			return
 		}
 	}
-	out, err := (*p.storage.Load()).Create(ctx, batch, rest.AdmissionToValidateObjectFunc(admit, attrs, objectInterfaces), options)
+	out, err := storage.Create(ctx, obj, rest.AdmissionToValidateObjectFunc(admit, attrs, objectInterfaces), options)
 	if err != nil {
 		fail(err)
 		return
