@@ -209,17 +209,10 @@ func (p *batchPath) bind(batches, events rest.Creater) {
 // parameters (dry run, field manager, validation, timeout, pretty), nor
 // impersonation, CORS or a transformed answer (as=Table).
 func (p *batchPath) takes(req *http.Request) bool {
-	if req.Method != http.MethodPost || req.URL.RawQuery != "" || p.storage.Load() == nil {
+	if p.storage.Load() == nil {
 		return false
 	}
-	namespace, ok := strings.CutPrefix(req.URL.Path, batchPathPrefix)
-	if !ok {
-		return false
-	}
-	if namespace, ok = strings.CutSuffix(namespace, batchPathSuffix); !ok || len(validation.IsDNS1123Label(namespace)) > 0 {
-		return false
-	}
-	if media, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || media != runtime.ContentTypeProtobuf {
+	if media, ok := plainCreate(req, batchPathSuffix); !ok || media != runtime.ContentTypeProtobuf {
 		return false
 	}
 	if req.Header.Get("Origin") != "" || strings.Contains(req.Header.Get("Accept"), "as=") {
@@ -231,6 +224,24 @@ func (p *batchPath) takes(req *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// plainCreate tells whether req is a POST without query parameters to the
+// collection named by suffix (such as "/events") of a namespace, in this
+// group's version, and gives the media type of its body.
+func plainCreate(req *http.Request, suffix string) (string, bool) {
+	if req.Method != http.MethodPost || req.URL.RawQuery != "" {
+		return "", false
+	}
+	namespace, ok := strings.CutPrefix(req.URL.Path, batchPathPrefix)
+	if !ok {
+		return "", false
+	}
+	if namespace, ok = strings.CutSuffix(namespace, suffix); !ok || len(validation.IsDNS1123Label(namespace)) > 0 {
+		return "", false
+	}
+	media, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	return media, err == nil
 }
 
 // takesCreate tells whether req is a create the create path serves: POST
@@ -264,18 +275,10 @@ func (p *batchPath) takesCreate(req *http.Request, userHeaders headerrequest.Str
 // without query parameters (dry run, field manager, validation, timeout,
 // pretty) nor a transformed answer (as=Table).
 func (p *batchPath) takesEvent(req *http.Request) bool {
-	if req.Method != http.MethodPost || req.URL.RawQuery != "" || p.events.Load() == nil {
+	if p.events.Load() == nil {
 		return false
 	}
-	namespace, ok := strings.CutPrefix(req.URL.Path, batchPathPrefix)
-	if !ok {
-		return false
-	}
-	if namespace, ok = strings.CutSuffix(namespace, eventPathSuffix); !ok || len(validation.IsDNS1123Label(namespace)) > 0 {
-		return false
-	}
-	media, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || (media != runtime.ContentTypeJSON && media != runtime.ContentTypeProtobuf) {
+	if media, ok := plainCreate(req, eventPathSuffix); !ok || (media != runtime.ContentTypeJSON && media != runtime.ContentTypeProtobuf) {
 		return false
 	}
 	return !strings.Contains(req.Header.Get("Accept"), "as=")

@@ -194,11 +194,13 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	rssBefore, _ := b.rssMiB("notification-apiserver")
 	b.profile(label)
 	writesBefore := b.writeDurations()
+	reviewsBefore := b.reviews()
 	// After the scrape of the metrics: its CPU is the bench's, not the
 	// events'.
 	cpuBefore := b.cpu()
 	res := b.steadyPosts(ctx, run, post)
 	cpuAfter := b.cpu()
+	reviews := b.reviews().since(reviewsBefore)
 	rssAfter, _ := b.rssMiB("notification-apiserver")
 	r := b.results
 	prefix := fmt.Sprintf("delivery.%s (%d/s for %s)", label, b.rate, b.duration)
@@ -219,6 +221,11 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 			note("from the server's notification_event_write_duration_seconds buckets")
 		r.add(prefix+".etcd create transactions over 5 ms", "%", promtext.Above(0.005, writes)*100)
 	}
+	// A review the kube-apiserver does not answer is retried after 0.5 s,
+	// then 0.75 s: the events of that second wait for it.
+	r.add(prefix+".reviews not answered 201 (server's authentication and authorization)", "requests", reviews.authnFailed+reviews.authzFailed).
+		note("%.0f TokenReviews (%.0f not 201) and %.0f SubjectAccessReviews (%.0f not 201) to the kube-apiserver during the run",
+			reviews.authn, reviews.authnFailed, reviews.authz, reviews.authzFailed)
 	r.add(prefix+".cpu per event (server+receiver)", "µs", cpuAfter.since(cpuBefore, "notification-apiserver", "receiver")/float64(res.sent)*1e6)
 	r.add(prefix+".rss growth", "MiB", rssAfter-rssBefore).note("from %.0f to %.0f MiB", rssBefore, rssAfter)
 	r.add(prefix+".failed posts", "events", float64(res.failed))

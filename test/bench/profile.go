@@ -121,3 +121,26 @@ func (b *bench) batchItems() map[string][2]float64 {
 	}
 	return out
 }
+
+// reviewCounts are the server's delegated authentication and authorization
+// requests to the kube-apiserver (TokenReviews, SubjectAccessReviews), and
+// those not answered 201.
+type reviewCounts struct{ authn, authnFailed, authz, authzFailed float64 }
+
+// reviews reads the server's counts of reviews (zero when unread).
+func (b *bench) reviews() reviewCounts {
+	text := b.serverMetrics()
+	sum := func(name string, match ...string) float64 {
+		v, _ := promtext.Sum(text, name, match...)
+		return v
+	}
+	c := reviewCounts{authn: sum("apiserver_delegated_authn_request_total"), authz: sum("apiserver_delegated_authz_request_total")}
+	c.authnFailed = c.authn - sum("apiserver_delegated_authn_request_total", `code="201"`)
+	c.authzFailed = c.authz - sum("apiserver_delegated_authz_request_total", `code="201"`)
+	return c
+}
+
+// since is what c counted after before.
+func (c reviewCounts) since(before reviewCounts) reviewCounts {
+	return reviewCounts{c.authn - before.authn, c.authnFailed - before.authnFailed, c.authz - before.authz, c.authzFailed - before.authzFailed}
+}
