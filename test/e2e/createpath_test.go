@@ -116,6 +116,12 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 		}
 	}
 	event := eventWith("info", "")
+	// owned is an Event with the same owner twice, which the API handler
+	// keeps once, with a warning.
+	owned := func(name string) string {
+		owner := `{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":"6a3c3b8e-0c9e-4d55-9d0b-5d5b3c1f2a10"}`
+		return strings.Replace(event(name), `"labels":{"team":"a"}`, `"labels":{"team":"a"},"ownerReferences":[`+owner+`,`+owner+`]`, 1)
+	}
 	before := serverMetricSum(t, "notification_create_path_requests_total")
 	beforeEvents := serverMetricSum(t, "notification_event_path_requests_total", `code="201"`)
 	// eventPath counts the creates sent to be answered by the event path.
@@ -158,6 +164,7 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 		{"an invalid Event", ns, "events", "", eventWith("loud", ""), http.StatusUnprocessableEntity, "severity", "", true},
 		{"an Event in a namespace that does not exist", ns + "-none", "events", "", event, http.StatusNotFound, ns + "-none", "", true},
 		{"an Event whose answer nobody takes", ns, "events", "", event, http.StatusNotAcceptable, "", "application/x-none", false},
+		{"an Event with an owner twice", ns, "events", "", owned, http.StatusCreated, "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			accept = "application/json"
@@ -186,6 +193,14 @@ func TestTheCreatePathAnswersAsTheFullChainThroughTheAggregator(t *testing.T) {
 			}
 			if tc.name == "an Event with an unknown field" && !strings.Contains(sw, `unknown field \"colour\"`) {
 				t.Errorf("warnings %q: want one of the unknown field colour", sw)
+			}
+			if tc.name == "an Event with an owner twice" {
+				if !strings.Contains(strings.ToLower(sw), "duplicate") {
+					t.Errorf("warnings %q: want one of the duplicate owner reference", sw)
+				}
+				if n := strings.Count(s.body, `"uid":"6a3c3b8e-0c9e-4d55-9d0b-5d5b3c1f2a10"`); n != 1 {
+					t.Errorf("the Event stored its owner %d times, want once: %s", n, s.body)
+				}
 			}
 			if s.code != http.StatusCreated {
 				if sb := strings.ReplaceAll(s.body, shortName, fullName); sb != f.body {
