@@ -310,10 +310,6 @@ func (p *batchPath) serveEvent(w http.ResponseWriter, req *http.Request, api htt
 		api.ServeHTTP(w, req)
 		return
 	}
-	start, ok := genericapirequest.ReceivedTimestampFrom(ctx)
-	if !ok {
-		start = time.Now()
-	}
 	gv := v1beta2.SchemeGroupVersion
 	data, readErr := readBody(req, p.maxBody)
 	var e *notification.Event
@@ -327,15 +323,8 @@ func (p *batchPath) serveEvent(w http.ResponseWriter, req *http.Request, api htt
 		}
 	}
 
-	// Answered here: counted and measured as the create handler's
-	// instrumentation does.
-	delegate := &metrics.ResponseWriterDelegator{ResponseWriter: w}
-	w = responsewriter.WrapForHTTP1Or2(delegate)
-	defer func() {
-		eventPathRequests.WithLabelValues(strconv.Itoa(delegate.Status())).Inc()
-		metrics.MonitorRequest(req, "POST", notification.GroupName, gv.Version, "events", "",
-			"resource", metrics.APIServerComponent, false, "", delegate.Status(), delegate.ContentLength(), time.Since(start))
-	}()
+	w, done := measured(w, req, eventPathRequests, "events")
+	defer done()
 	fail := func(err error) {
 		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
 	}
@@ -377,21 +366,10 @@ func (p *batchPath) decodeEvent(req *http.Request, data []byte) *notification.Ev
 // handler does.
 func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
 	ctx := req.Context()
-	start, ok := genericapirequest.ReceivedTimestampFrom(ctx)
-	if !ok {
-		start = time.Now()
-	}
 	gv := v1beta2.SchemeGroupVersion
 	info, _ := genericapirequest.RequestInfoFrom(ctx)
-	// As the create handler's instrumentation does: the code and size
-	// written, the time since the request came in.
-	delegate := &metrics.ResponseWriterDelegator{ResponseWriter: w}
-	w = responsewriter.WrapForHTTP1Or2(delegate)
-	defer func() {
-		batchPathRequests.WithLabelValues(strconv.Itoa(delegate.Status())).Inc()
-		metrics.MonitorRequest(req, "POST", notification.GroupName, gv.Version, "eventbatches", "",
-			"resource", metrics.APIServerComponent, false, "", delegate.Status(), delegate.ContentLength(), time.Since(start))
-	}()
+	w, done := measured(w, req, batchPathRequests, "eventbatches")
+	defer done()
 	fail := func(err error) {
 		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
 	}
@@ -405,6 +383,23 @@ func (p *batchPath) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	p.create(w, req, obj.(*notification.EventBatch), info.Namespace, eventBatchKind, eventBatchResource, *p.storage.Load())
+}
+
+// measured wraps w to count and time a create of resource answered here,
+// as the create handler's instrumentation does (the code and size written,
+// the time since the request came in), in counter by code and in the
+// server's request metrics; done records it once the answer is written.
+func measured(w http.ResponseWriter, req *http.Request, counter *compbasemetrics.CounterVec, resource string) (_ http.ResponseWriter, done func()) {
+	start, ok := genericapirequest.ReceivedTimestampFrom(req.Context())
+	if !ok {
+		start = time.Now()
+	}
+	delegate := &metrics.ResponseWriterDelegator{ResponseWriter: w}
+	return responsewriter.WrapForHTTP1Or2(delegate), func() {
+		counter.WithLabelValues(strconv.Itoa(delegate.Status())).Inc()
+		metrics.MonitorRequest(req, "POST", notification.GroupName, v1beta2.SchemeGroupVersion.Version, resource, "",
+			"resource", metrics.APIServerComponent, false, "", delegate.Status(), delegate.ContentLength(), time.Since(start))
+	}
 }
 
 // createdObject is what the paths create: an object with metadata.
