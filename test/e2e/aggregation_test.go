@@ -112,6 +112,110 @@ func TestKubectlProxyGetAndPost(t *testing.T) {
 	}
 }
 
+// kubectlWatch runs kubectl with args until ctx ends or the test does,
+// and returns the lines it prints.
+func kubectlWatch(t *testing.T, ctx context.Context, args ...string) <-chan string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "kubectl", args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
+}
+
+// Watches of Events served over HTTP come in groups (see the events
+// storage's watchGroupWindow): kubectl's and the kube-controller-manager's
+// garbage collector's see every change all the same. The collector finds
+// the Event through its watch and deletes it once its owner is gone.
+func TestEventWatchersSeeEveryChangeAndTheGarbageCollectorCollects(t *testing.T) {
+	const ns = "e2e-event-watch"
+	createNamespace(t, ns)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	lines := kubectlWatch(t, ctx, "get", "events.notification", "-n", ns, "-w", "--output-watch-events")
+	next := func(what string) []string {
+		t.Helper()
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("kubectl get -w ended before %s", what)
+			}
+			return strings.Fields(line)
+		case <-ctx.Done():
+			t.Fatalf("kubectl get -w printed no %s", what)
+			return nil
+		}
+	}
+	mustKubectl(t, "-n", ns, "create", "configmap", "owner")
+	uid := strings.TrimSpace(mustKubectl(t, "-n", ns, "get", "configmap", "owner", "-o", "jsonpath={.metadata.uid}"))
+	// Several Events at once, as a transaction of the receiver's would
+	// bring them: the watchers get them in one group.
+	var names []string
+	var manifest strings.Builder
+	for i := range 5 {
+		name := fmt.Sprintf("owned-%d", i)
+		names = append(names, name)
+		fmt.Fprintf(&manifest, `---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Event
+metadata:
+  namespace: %s
+  name: %s
+  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: owner, uid: %s}]
+involvedObject: {apiVersion: kustomize.toolkit.fluxcd.io/v1, kind: Kustomization, name: webapp, namespace: %s}
+severity: info
+timestamp: "2026-11-26T10:00:00Z"
+reason: Testing
+message: "owned %d"
+reportingController: e2e
+`, ns, name, uid, ns, i)
+	}
+	mustKubectl(t, "create", "-f", writeManifest(t, manifest.String()))
+	// kubectl prints the header with the first Event.
+	if header := strings.Join(next("header"), " "); header != "EVENT NAME SEVERITY REASON OBJECT DELIVERED AGE" {
+		t.Fatalf("kubectl get -w printed the header %q", header)
+	}
+	seen := func(change string) {
+		t.Helper()
+		want := map[string]bool{}
+		for _, n := range names {
+			want[n] = true
+		}
+		for len(want) > 0 {
+			f := next(change + " of " + fmt.Sprint(names))
+			if len(f) < 2 {
+				t.Fatalf("kubectl get -w printed %q", f)
+			}
+			if f[0] == change {
+				delete(want, f[1])
+			} else if f[0] != "MODIFIED" { // the delivery loop's record
+				t.Fatalf("kubectl get -w printed %q, want %s or MODIFIED", f, change)
+			}
+		}
+	}
+	seen("ADDED")
+
+	mustKubectl(t, "-n", ns, "delete", "configmap", "owner")
+	seen("DELETED")
+	if out := mustKubectl(t, "-n", ns, "get", "events.notification", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("Events left after their owner was deleted: %s", out)
+	}
+}
+
 func TestWatchThroughTheAggregator(t *testing.T) {
 	createNamespace(t, "e2e-watch")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -158,24 +262,7 @@ spec: {type: generic, address: "https://example.com/hook"}
 	}
 
 	// kubectl's own watch sees a change too.
-	cmd := exec.CommandContext(ctx, "kubectl", "get", "providers", "-n", "e2e-watch", "-w", "--output-watch-events")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := kubectlWatch(t, ctx, "get", "providers", "-n", "e2e-watch", "-w", "--output-watch-events")
 	if header := <-lines; strings.Join(strings.Fields(header), " ") != "EVENT NAME AGE READY STATUS" {
 		t.Fatalf("kubectl get -w printed the header %q", header)
 	}
