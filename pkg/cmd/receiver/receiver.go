@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +35,23 @@ type Options struct {
 	// kubeconfig's server: notification-apiserver in the receiver's own
 	// pod, under the same authentication and authorization.
 	Server, ServerCAFile, ServerName string
+	// MaxProcs is how many threads run the receiver's Go code at once
+	// (GOMAXPROCS); 0 leaves Go's own choice.
+	//
+	// The receiver does little with each event but hand it on: from the
+	// sender's connection to the batch, to the request that stores it,
+	// and back with the answer. Each hand-off to a goroutine that another
+	// processor should run wakes a sleeping thread, which is dear where
+	// threads are virtual CPUs of a nested virtual machine, as on the
+	// machines of make bench. On one processor the goroutines take turns
+	// on the same thread: in five alternating runs of 4,000 events with 8
+	// senders, the receiver's CPU per event fell 95 → 74 µs, the whole
+	// machine's 601 → 544 µs, and the rate rose 2,663 → 2,865 events/s.
+	// At 74 µs an event, one processor would be busy at about 13,000
+	// events/s.
+	MaxProcs int
+	// maxProcsFromEnv: GOMAXPROCS is set and --max-procs was not given.
+	maxProcsFromEnv bool
 }
 
 // NewCommand returns the receiver command.
@@ -43,7 +62,7 @@ func NewCommand() *cobra.Command {
 
 // newCommand returns the receiver command and the options its flags set.
 func newCommand() (*cobra.Command, *Options) {
-	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100, BatchGather: receiver.DefaultBatchGather}
+	o := &Options{Listen: ":9090", Timeout: 15 * time.Second, RetryAfter: 5 * time.Minute, MaxBatch: 100, BatchGather: receiver.DefaultBatchGather, MaxProcs: 1}
 	cmd := &cobra.Command{
 		Use:   "receiver",
 		Short: "Receive Flux events (what controllers send with --events-addr) and store them as Events",
@@ -54,6 +73,7 @@ func newCommand() (*cobra.Command, *Options) {
 		SilenceUsage: true,
 		Args:         cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.maxProcsFromEnv = os.Getenv("GOMAXPROCS") != "" && !c.Flags().Changed("max-procs")
 			return o.Run(c.Context())
 		},
 	}
@@ -70,6 +90,7 @@ func newCommand() (*cobra.Command, *Options) {
 	fs.IntVar(&o.MaxBatch, "max-batch-events", o.MaxBatch, "Most events of a namespace stored in one request (an EventBatch, one etcd transaction) when they arrive together; 1 creates each alone.")
 	fs.DurationVar(&o.BatchGather, "batch-gather", o.BatchGather, "After a batch of several events, how long the next batch of the namespace waits for as many more (their senders, just answered, tend to post again at once) before it goes; 0: it goes at once. An event after a lone event's batch never waits.")
 	fs.DurationVar(&o.RetryAfter, "duplicate-retry-after", o.RetryAfter, "What the Retry-After of a duplicate tells the sender (the dedup window).")
+	fs.IntVar(&o.MaxProcs, "max-procs", o.MaxProcs, "Threads that run the receiver's Go code at once (GOMAXPROCS): it mostly hands events on, and on one its goroutines do not wake other threads for that (at about 75 µs an event, one is busy at about 13,000 events/s); 0: Go's default, the CPUs available. GOMAXPROCS in the environment wins over the default.")
 	cmd.Flags().AddFlagSet(fs)
 	// Its own help: the server's flags are not the receiver's.
 	cliflag.SetUsageAndHelpFunc(cmd, fss, 100)
@@ -88,7 +109,18 @@ func (o *Options) Validate() error {
 	if o.BatchGather < 0 {
 		errs = append(errs, fmt.Errorf("--batch-gather must not be negative, got %s", o.BatchGather))
 	}
+	if o.MaxProcs < 0 {
+		errs = append(errs, fmt.Errorf("--max-procs must not be negative, got %d", o.MaxProcs))
+	}
 	return errors.Join(errs...)
+}
+
+// setMaxProcs sets GOMAXPROCS to --max-procs, unless that is 0 or the
+// environment set it and the flag was not given.
+func (o *Options) setMaxProcs() {
+	if o.MaxProcs > 0 && !o.maxProcsFromEnv {
+		runtime.GOMAXPROCS(o.MaxProcs)
+	}
 }
 
 // Run serves until ctx ends, then drains for up to 5 seconds.
@@ -96,6 +128,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	o.setMaxProcs()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.Kubeconfig}, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
