@@ -172,7 +172,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	dfs.IntVar(&o.Events.MaxPending, "max-pending-events", o.Events.MaxPending,
 		"Refuse new Events (429, Retry-After; the receiver answers 503 so that Flux retries) while this many await delivery (counted by every replica); 0: no limit. "+
 			"It bounds the memory and etcd space an outage of receivers can take.")
-	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 16, "Events delivered in parallel (each waits for its receiver and for its status write).")
+	dfs.IntVar(&o.Delivery.Workers, "delivery-workers", 16, "Events delivered in parallel: each worker waits for its receiver, not for the status write that records the outcome; at most this many delivered Events await that write (they share etcd transactions).")
 	dfs.DurationVar(&o.Delivery.MinBackoff, "delivery-min-backoff", time.Second, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	dfs.DurationVar(&o.Delivery.MaxBackoff, "delivery-max-backoff", 5*time.Minute, "Longest wait between two retries of a failed delivery. Retries go on until the Event expires.")
 	dfs.BoolVar(&o.Delivery.Matcher.NoCrossNamespaceRefs, "no-cross-namespace-refs", false,
