@@ -226,6 +226,10 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	r.add(prefix+".reviews not answered 201 (server's authentication and authorization)", "requests", reviews.authnFailed+reviews.authzFailed).
 		note("%.0f TokenReviews (%.0f not 201) and %.0f SubjectAccessReviews (%.0f not 201) to the kube-apiserver during the run",
 			reviews.authn, reviews.authnFailed, reviews.authz, reviews.authzFailed)
+	// Events that come while a review is under way wait for it: a slow
+	// one shows in the tail as a run of late answers.
+	r.add(prefix+".time in reviews (server's authentication and authorization)", "ms", reviews.seconds*1000).
+		note("the sum of the durations of the reviews counted above")
 	r.add(prefix+".cpu per event (server+receiver)", "µs", cpuAfter.since(cpuBefore, "notification-apiserver", "receiver")/float64(res.sent)*1e6)
 	r.add(prefix+".rss growth", "MiB", rssAfter-rssBefore).note("from %.0f to %.0f MiB", rssBefore, rssAfter)
 	r.add(prefix+".failed posts", "events", float64(res.failed))

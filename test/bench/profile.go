@@ -123,9 +123,9 @@ func (b *bench) batchItems() map[string][2]float64 {
 }
 
 // reviewCounts are the server's delegated authentication and authorization
-// requests to the kube-apiserver (TokenReviews, SubjectAccessReviews), and
-// those not answered 201.
-type reviewCounts struct{ authn, authnFailed, authz, authzFailed float64 }
+// requests to the kube-apiserver (TokenReviews, SubjectAccessReviews),
+// those not answered 201, and the seconds they took.
+type reviewCounts struct{ authn, authnFailed, authz, authzFailed, seconds float64 }
 
 // reviews reads the server's counts of reviews (zero when unread).
 func (b *bench) reviews() reviewCounts {
@@ -137,10 +137,12 @@ func (b *bench) reviews() reviewCounts {
 	c := reviewCounts{authn: sum("apiserver_delegated_authn_request_total"), authz: sum("apiserver_delegated_authz_request_total")}
 	c.authnFailed = c.authn - sum("apiserver_delegated_authn_request_total", `code="201"`)
 	c.authzFailed = c.authz - sum("apiserver_delegated_authz_request_total", `code="201"`)
+	c.seconds = sum("apiserver_delegated_authn_request_duration_seconds_sum") + sum("apiserver_delegated_authz_request_duration_seconds_sum")
 	return c
 }
 
 // since is what c counted after before.
 func (c reviewCounts) since(before reviewCounts) reviewCounts {
-	return reviewCounts{c.authn - before.authn, c.authnFailed - before.authnFailed, c.authz - before.authz, c.authzFailed - before.authzFailed}
+	return reviewCounts{c.authn - before.authn, c.authnFailed - before.authnFailed, c.authz - before.authz, c.authzFailed - before.authzFailed,
+		c.seconds - before.seconds}
 }
