@@ -194,6 +194,7 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	rssBefore, _ := b.rssMiB("notification-apiserver")
 	b.profile(label)
 	writesBefore := b.writeDurations()
+	batchesBefore := b.batchRequestDurations()
 	reviewsBefore := b.reviews()
 	// After the scrape of the metrics: its CPU is the bench's, not the
 	// events'.
@@ -220,6 +221,13 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 		r.add(prefix+".etcd create transaction p99 (server)", "ms", promtext.Quantile(0.99, writes)*1000).
 			note("from the server's notification_event_write_duration_seconds buckets")
 		r.add(prefix+".etcd create transactions over 5 ms", "%", promtext.Above(0.005, writes)*100)
+		r.add(prefix+".etcd create transactions over 50 ms", "transactions", promtext.Over(0.05, writes))
+	}
+	// A stall of the answers shows here when the server held the requests
+	// (and in the line above when etcd did); else it was on the way.
+	if batches := promtext.Since(batchesBefore, b.batchRequestDurations()); len(batches) > 0 {
+		r.add(prefix+".batch requests over 50 ms (server)", "requests", promtext.Over(0.05, batches)).
+			note("from the server's apiserver_request_duration_seconds of eventbatches")
 	}
 	// A review the kube-apiserver does not answer is retried after 0.5 s,
 	// then 0.75 s: the events of that second wait for it.

@@ -91,6 +91,13 @@ func (b *bench) writeDurations() []promtext.Bucket {
 	return buckets
 }
 
+// batchRequestDurations reads the server's histogram of the receiver's
+// EventBatch requests, from arrival to answer (nil when unread).
+func (b *bench) batchRequestDurations() []promtext.Bucket {
+	buckets, _ := promtext.Histogram(b.serverMetrics(), "apiserver_request_duration_seconds", `resource="eventbatches"`)
+	return buckets
+}
+
 // batchItems reads the server's notification_event_batch_items histogram:
 // the sum and count of the Events its etcd transactions wrote, by write
 // (create, status).

@@ -121,6 +121,21 @@ func Quantile(q float64, buckets []Bucket) float64 {
 	return lower
 }
 
+// Over is how many of the samples counted in buckets were over le, which
+// must be a bucket's bound. NaN when le is not one.
+func Over(le float64, buckets []Bucket) float64 {
+	if len(buckets) == 0 {
+		return math.NaN()
+	}
+	total := buckets[len(buckets)-1].Count
+	for _, b := range buckets {
+		if b.Le == le {
+			return total - b.Count
+		}
+	}
+	return math.NaN()
+}
+
 // Above is the share (0 to 1) of the samples counted in buckets that were
 // over le, which must be a bucket's bound. NaN when nothing was counted.
 func Above(le float64, buckets []Bucket) float64 {

@@ -74,6 +74,12 @@ func TestQuantileInterpolatesWithinTheBucketAsPrometheusDoes(t *testing.T) {
 	if got := Above(0.005, counted); math.Abs(got-10.0/90) > 1e-9 {
 		t.Errorf("Above(5 ms) = %v, want %v", got, 10.0/90)
 	}
+	if got := Over(0.005, counted); got != 10 {
+		t.Errorf("Over(5 ms) = %v, want 10", got)
+	}
+	if got := Over(0.002, counted); !math.IsNaN(got) {
+		t.Errorf("Over a bound that is no bucket's = %v, want NaN", got)
+	}
 	if got := Quantile(0.5, Since(after, after)); !math.IsNaN(got) {
 		t.Errorf("Quantile of nothing counted = %v, want NaN", got)
 	}
