@@ -142,6 +142,9 @@ func kubectlWatch(t *testing.T, ctx context.Context, args ...string) <-chan stri
 // garbage collector's see every change all the same. The collector finds
 // the Event through its watch and deletes it once its owner is gone.
 func TestEventWatchersSeeEveryChangeAndTheGarbageCollectorCollects(t *testing.T) {
+	// After the other tests: by then the collector has found Events in its
+	// discovery (it looks every 30 s), and the deletion comes at once.
+	t.Parallel()
 	const ns = "e2e-event-watch"
 	createNamespace(t, ns)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
