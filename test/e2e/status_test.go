@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBadProvidersAreRefusedNamingTheField(t *testing.T) {
@@ -67,7 +68,13 @@ spec:
 	mustKubectl(t, "-n", ns, "create", "secret", "generic", "slack-bot-token", "--from-literal=token="+e2eToken)
 	waitFor(t, ns, "provider/slack-bot", "condition=Ready")
 
+	// The reconciler's Kubernetes Event about it goes out after the status
+	// that says Ready (client-go's recorder sends Events on its own).
 	describe := mustKubectl(t, "-n", ns, "describe", "provider", "slack-bot")
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(describe, "Reconciliation finished") && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		describe = mustKubectl(t, "-n", ns, "describe", "provider", "slack-bot")
+	}
 	for _, want := range []string{"Conditions:", "Type:                  Ready", "Message:               Initialized", "Reason:                Succeeded",
 		"Observed Generation:", "Reconciliation finished, next run in 10m"} {
 		if !strings.Contains(describe, want) {
