@@ -554,16 +554,29 @@ var workCounterNames = []struct {
 	// process's (which the machine's drift blurs), and how often it ran.
 	{"GC CPU", "go_cpu_classes_gc_total_cpu_seconds_total", "", "µs", 1e6, ""},
 	{"GC cycles", "go_gc_cycles_total_gc_cycles_total", "", "cycles", 1000, "per 1,000 events"},
+	// From /proc, not the metrics (see processCounters).
+	{minorFaults, "", "", "faults", 1, ""},
+	{contextSwitches, "", "", "switches", 1, ""},
 }
+
+const (
+	minorFaults     = "minor page faults"
+	contextSwitches = "context switches"
+)
 
 // workCounters reads workCounterNames from the server's metrics.
 func (b *bench) workCounters() map[string]float64 {
 	text := b.serverMetrics()
 	out := map[string]float64{}
-	if text == "" {
-		return out
+	if pid, err := b.pid("notification-apiserver"); err == nil {
+		if faults, switches, err := processCounters(pid); err == nil {
+			out[minorFaults], out[contextSwitches] = faults, switches
+		}
 	}
 	for _, c := range workCounterNames {
+		if c.metric == "" {
+			continue
+		}
 		var match []string
 		if c.match != "" {
 			match = []string{c.match}

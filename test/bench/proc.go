@@ -8,6 +8,64 @@ import (
 	"strings"
 )
 
+// processCounters are what the kernel counts of a process's work, per
+// event steadier than its CPU time on a machine whose speed drifts: the
+// minor page faults (each first touch of a fresh page of the heap is one,
+// zeroed by the kernel) and the context switches of all its threads (each
+// a sleep or a preemption: the wake-ups this machine finds dear).
+func processCounters(pid int) (faults, switches float64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	if faults, err = parseMinorFaults(string(data)); err != nil {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, task := range tasks {
+		data, err := os.ReadFile(task)
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		switches += parseContextSwitches(string(data))
+	}
+	return faults, switches, nil
+}
+
+// parseMinorFaults reads minflt, field 10 of a /proc/<pid>/stat line.
+func parseMinorFaults(stat string) (float64, error) {
+	// The command name may hold spaces: count fields after its ")".
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || i+2 > len(stat) {
+		return 0, fmt.Errorf("no command name")
+	}
+	fields := strings.Fields(stat[i+2:])
+	// fields[0] is field 3 (state): minflt is field 10.
+	if len(fields) < 8 {
+		return 0, fmt.Errorf("%d fields after the command name", len(fields))
+	}
+	return strconv.ParseFloat(fields[7], 64)
+}
+
+// parseContextSwitches adds the voluntary and involuntary context
+// switches of a /proc/<pid>/task/<tid>/status.
+func parseContextSwitches(status string) float64 {
+	var n float64
+	for _, line := range strings.Split(status, "\n") {
+		for _, field := range []string{"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"} {
+			if rest, ok := strings.CutPrefix(line, field); ok {
+				if v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
+					n += v
+				}
+			}
+		}
+	}
+	return n
+}
+
 // clockTicks is USER_HZ, 100 on Linux.
 const clockTicks = 100
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -40,5 +41,44 @@ func TestTimeOverCountsOnlyTheSlowCalls(t *testing.T) {
 	tm := timings{latencies: []time.Duration{5 * time.Millisecond, 150 * time.Millisecond, 100 * time.Millisecond, 2 * time.Second}}
 	if got := tm.over(100 * time.Millisecond); got != 2150 {
 		t.Errorf("time over 100 ms: %v ms, want 2150", got)
+	}
+}
+
+func TestParseMinorFaults(t *testing.T) {
+	// pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt ...
+	stat := "4242 (notification-apiserver) S 1 4242 4242 0 -1 4194560 12345 0 7 0 150 40 0 0 20 0 12 0 100"
+	if got, err := parseMinorFaults(stat); err != nil || got != 12345 {
+		t.Errorf("parseMinorFaults = %v, %v; want 12345", got, err)
+	}
+	// A command name may hold spaces and parentheses.
+	stat = "7 (a (b) c) R 1 7 7 0 -1 0 99 0 0 0 1 1"
+	if got, err := parseMinorFaults(stat); err != nil || got != 99 {
+		t.Errorf("parseMinorFaults with spaces in the name = %v, %v; want 99", got, err)
+	}
+	for _, bad := range []string{"", "7 (x", "7 (x) R 1 2", "7 (x) R 1 7 7 0 -1 0 many 0"} {
+		if _, err := parseMinorFaults(bad); err == nil {
+			t.Errorf("parseMinorFaults(%q) gave no error", bad)
+		}
+	}
+}
+
+func TestParseContextSwitchesAddsBothKinds(t *testing.T) {
+	status := "Name:\tnotification-api\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n"
+	if got := parseContextSwitches(status); got != 127 {
+		t.Errorf("parseContextSwitches = %v, want 127", got)
+	}
+	if got := parseContextSwitches("Name:\tx\n"); got != 0 {
+		t.Errorf("parseContextSwitches without the fields = %v, want 0", got)
+	}
+}
+
+func TestProcessCountersOfThisProcess(t *testing.T) {
+	faults, switches, err := processCounters(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A running Go test has touched fresh pages and has slept.
+	if faults <= 0 || switches <= 0 {
+		t.Errorf("processCounters = %v faults, %v switches; want both above 0", faults, switches)
 	}
 }
