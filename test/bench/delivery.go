@@ -195,6 +195,7 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	b.profile(label)
 	writesBefore := b.writeDurations()
 	batchesBefore := b.batchRequestDurations()
+	etcdBefore := b.etcdWaitHistograms()
 	reviewsBefore := b.reviews()
 	// After the scrape of the metrics: its CPU is the bench's, not the
 	// events'.
@@ -228,6 +229,20 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	if batches := promtext.Since(batchesBefore, b.batchRequestDurations()); len(batches) > 0 {
 		r.add(prefix+".batch requests over 50 ms (server)", "requests", promtext.Over(0.05, batches)).
 			note("from the server's apiserver_request_duration_seconds of eventbatches")
+	}
+	// Inside the embedded etcd: a transaction waits for the raft log's
+	// fdatasync, and for the backend's commit and a snapshot's save, which
+	// hold up the applying of the transactions behind them.
+	if etcdBefore != nil {
+		etcdAfter := b.etcdWaitHistograms()
+		for _, w := range etcdWaits {
+			waits := promtext.Since(etcdBefore[w.name], etcdAfter[w.name])
+			if len(waits) == 0 {
+				continue
+			}
+			r.add(fmt.Sprintf("%s.%s over 32 ms (server's embedded etcd)", prefix, w.name), "count", promtext.Over(0.032, waits)).
+				note("%.0f in all, longest at most %s", waits[len(waits)-1].Count, longestBound(waits))
+		}
 	}
 	// A review the kube-apiserver does not answer is retried after 0.5 s,
 	// then 0.75 s: the events of that second wait for it.

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"math"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/notification-apiserver/notification-apiserver/test/promtext"
 )
 
 func TestParseMachineCPU(t *testing.T) {
@@ -80,5 +83,35 @@ func TestProcessCountersOfThisProcess(t *testing.T) {
 	// A running Go test has touched fresh pages and has slept.
 	if faults <= 0 || switches <= 0 {
 		t.Errorf("processCounters = %v faults, %v switches; want both above 0", faults, switches)
+	}
+}
+
+func TestLastEmbeddedEtcdURLIsTheLastStart(t *testing.T) {
+	log := `I1128 10:00:00.000000  1 start.go:272] "Started embedded etcd" dir="/d" clientURL="http://127.0.0.1:40001"
+I1128 10:00:01.000000  1 other.go:1] "Something else" clientURL="http://127.0.0.1:9"
+I1128 10:05:00.000000  1 start.go:272] "Started embedded etcd" dir="/d" clientURL="http://127.0.0.1:40002"
+`
+	if got := lastEmbeddedEtcdURL(log); got != "http://127.0.0.1:40002" {
+		t.Errorf("lastEmbeddedEtcdURL = %q, want the second start's", got)
+	}
+	if got := lastEmbeddedEtcdURL("I1128 no etcd here\n"); got != "" {
+		t.Errorf("lastEmbeddedEtcdURL without a start = %q, want empty", got)
+	}
+}
+
+func TestLongestBound(t *testing.T) {
+	inf := math.Inf(1)
+	for _, c := range []struct {
+		buckets []promtext.Bucket
+		want    string
+	}{
+		{nil, "none"},
+		{[]promtext.Bucket{{Le: 0.001, Count: 0}, {Le: inf, Count: 0}}, "none"},
+		{[]promtext.Bucket{{Le: 0.001, Count: 3}, {Le: 0.002, Count: 5}, {Le: 0.004, Count: 5}, {Le: inf, Count: 5}}, "0.002 s"},
+		{[]promtext.Bucket{{Le: 0.001, Count: 3}, {Le: 0.002, Count: 5}, {Le: inf, Count: 6}}, "> 0.002 s"},
+	} {
+		if got := longestBound(c.buckets); got != c.want {
+			t.Errorf("longestBound(%v) = %q, want %q", c.buckets, got, c.want)
+		}
 	}
 }

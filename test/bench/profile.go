@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 
@@ -152,4 +155,87 @@ func (b *bench) reviews() reviewCounts {
 func (c reviewCounts) since(before reviewCounts) reviewCounts {
 	return reviewCounts{c.authn - before.authn, c.authnFailed - before.authnFailed, c.authz - before.authz, c.authzFailed - before.authzFailed,
 		c.seconds - before.seconds}
+}
+
+// embeddedEtcdURL is the client URL of the server's embedded etcd, from
+// the server's log ("Started embedded etcd"): it listens on a new free
+// port at each start. "" when the server does not embed etcd.
+func (b *bench) embeddedEtcdURL() string {
+	data, err := os.ReadFile(filepath.Join(b.localDir, "logs", "notification-apiserver.log"))
+	if err != nil {
+		return ""
+	}
+	return lastEmbeddedEtcdURL(string(data))
+}
+
+var embeddedEtcdLine = regexp.MustCompile(`"Started embedded etcd".*clientURL="(http://[^"]+)"`)
+
+// lastEmbeddedEtcdURL is the clientURL of the last "Started embedded etcd"
+// line of a klog log.
+func lastEmbeddedEtcdURL(log string) string {
+	all := embeddedEtcdLine.FindAllStringSubmatch(log, -1)
+	if len(all) == 0 {
+		return ""
+	}
+	return all[len(all)-1][1]
+}
+
+// etcdWaits are the embedded etcd's own histograms of what a transaction
+// may wait for, on its /metrics: the fdatasync of the raft log, the
+// backend's commit (bbolt, every 100 ms and at each snapshot, under the
+// lock that applying a transaction takes) and the save of a snapshot to
+// disk (every --snapshot-count entries, in the apply loop).
+var etcdWaits = []struct{ name, metric string }{
+	{"etcd WAL fsyncs", "etcd_disk_wal_fsync_duration_seconds"},
+	{"etcd backend commits", "etcd_disk_backend_commit_duration_seconds"},
+	{"etcd snapshots saved", "etcd_debugging_snap_save_total_duration_seconds"},
+}
+
+// etcdWaitHistograms reads etcdWaits from the embedded etcd (nil when it
+// cannot be read).
+func (b *bench) etcdWaitHistograms() map[string][]promtext.Bucket {
+	url := b.embeddedEtcdURL()
+	if url == "" {
+		return nil
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	out := map[string][]promtext.Bucket{}
+	for _, w := range etcdWaits {
+		if buckets, err := promtext.Histogram(string(body), w.metric, ""); err == nil {
+			out[w.name] = buckets
+		}
+	}
+	return out
+}
+
+// longestBound is the bound of the lowest bucket that counts every sample
+// of a histogram: the longest is at most that ("> the highest bound" when
+// some are in +Inf only; "none" when nothing was counted).
+func longestBound(buckets []promtext.Bucket) string {
+	if len(buckets) == 0 || buckets[len(buckets)-1].Count == 0 {
+		return "none"
+	}
+	total := buckets[len(buckets)-1].Count
+	for i, b := range buckets {
+		if b.Count < total {
+			continue
+		}
+		if math.IsInf(b.Le, 1) {
+			if i == 0 {
+				return "unknown"
+			}
+			return fmt.Sprintf("> %g s", buckets[i-1].Le)
+		}
+		return fmt.Sprintf("%g s", b.Le)
+	}
+	return "unknown"
 }
