@@ -35,17 +35,26 @@ func processCounters(pid int) (faults, switches float64, err error) {
 	return faults, switches, nil
 }
 
-// parseMinorFaults reads minflt, field 10 of a /proc/<pid>/stat line.
-func parseMinorFaults(stat string) (float64, error) {
-	// The command name may hold spaces: count fields after its ")".
+// statFields are the fields of a /proc/<pid>/stat line after the command
+// name, which may hold spaces and parentheses: fields[0] is field 3
+// (state). It fails when fewer than want follow.
+func statFields(stat string, want int) ([]string, error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 || i+2 > len(stat) {
-		return 0, fmt.Errorf("no command name")
+		return nil, fmt.Errorf("no command name")
 	}
 	fields := strings.Fields(stat[i+2:])
-	// fields[0] is field 3 (state): minflt is field 10.
-	if len(fields) < 8 {
-		return 0, fmt.Errorf("%d fields after the command name", len(fields))
+	if len(fields) < want {
+		return nil, fmt.Errorf("%d fields after the command name, want %d", len(fields), want)
+	}
+	return fields, nil
+}
+
+// parseMinorFaults reads minflt, field 10 of a /proc/<pid>/stat line.
+func parseMinorFaults(stat string) (float64, error) {
+	fields, err := statFields(stat, 8)
+	if err != nil {
+		return 0, err
 	}
 	return strconv.ParseFloat(fields[7], 64)
 }
@@ -143,10 +152,11 @@ func cpuSecondsOf(pid int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The command name may hold spaces: count fields after its ")".
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// fields[0] is field 3 (state): utime is field 14, stime field 15.
+	fields, err := statFields(string(data), 13)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	// utime is field 14, stime field 15.
 	utime, err1 := strconv.ParseFloat(fields[11], 64)
 	stime, err2 := strconv.ParseFloat(fields[12], 64)
 	if err1 != nil || err2 != nil {
