@@ -43,6 +43,41 @@ type fluxResult struct {
 	rssBurst             float64 // MiB, 10 s after the b.burst events
 }
 
+// warmFlux waits until an event posted to the peer's controller reaches
+// the sink: its caches then hold the Alert and the Provider.
+func (b *bench) warmFlux(ctx context.Context, p *fluxPeer, post poster) error {
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		if p.controller.exited() {
+			return false, fmt.Errorf("it exited: %s", p.controller.cmd.ProcessState)
+		}
+		run := fmt.Sprintf("fluxwarm%d", time.Now().UnixNano())
+		if post(ctx, run, 0) != nil {
+			return false, nil
+		}
+		got, _ := b.sink.wait(run, 1, 2*time.Second)
+		return len(got) == 1, nil
+	}); err != nil {
+		return fmt.Errorf("Flux's notification-controller delivered nothing to the sink (log: %s): %w", filepath.Join(p.dir, "controller.log"), err)
+	}
+	return nil
+}
+
+// runningFlux is the peer the flux step leaves running, and how to post
+// events to it.
+type runningFlux struct {
+	peer *fluxPeer
+	bin  string // the controller's
+	post poster
+}
+
+// stopFlux stops the peer the flux step left running, if any.
+func (b *bench) stopFlux() {
+	if b.fluxRunning != nil {
+		b.fluxRunning.peer.stop()
+		b.fluxRunning = nil
+	}
+}
+
 // fluxPeer is a running peer.
 type fluxPeer struct {
 	dir        string
@@ -75,7 +110,13 @@ func (b *bench) fluxPeerBenchmarks(ctx context.Context) error {
 		return fmt.Errorf("Flux's notification-controller is not built (hack/build-flux-peer.sh, run by make bench): %w", err)
 	}
 	p := &fluxPeer{dir: filepath.Join(b.localDir, "flux-peer")}
-	defer p.stop()
+	// Left running on success, for the delivery step (see fluxAround).
+	kept := false
+	defer func() {
+		if !kept {
+			p.stop()
+		}
+	}()
 	if err := p.start(ctx, b, bin); err != nil {
 		return err
 	}
@@ -85,19 +126,8 @@ func (b *bench) fluxPeerBenchmarks(ctx context.Context) error {
 	post := func(ctx context.Context, run string, seq int) error {
 		return postJSON(ctx, httpClient, p.eventsURL, fluxEvent(fluxNS, run, seq))
 	}
-	// Its caches hold the Alert and Provider once an event gets through.
-	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		if p.controller.exited() {
-			return false, fmt.Errorf("it exited: %s", p.controller.cmd.ProcessState)
-		}
-		run := fmt.Sprintf("fluxwarm%d", time.Now().UnixNano())
-		if post(ctx, run, 0) != nil {
-			return false, nil
-		}
-		got, _ := b.sink.wait(run, 1, 2*time.Second)
-		return len(got) == 1, nil
-	}); err != nil {
-		return fmt.Errorf("Flux's notification-controller delivered nothing to the sink (log: %s): %w", filepath.Join(p.dir, "controller.log"), err)
+	if err := b.warmFlux(ctx, p, post); err != nil {
+		return err
 	}
 	pid := p.controller.cmd.Process.Pid
 	time.Sleep(time.Until(started.Add(30 * time.Second)))
@@ -143,7 +173,79 @@ func (b *bench) fluxPeerBenchmarks(ctx context.Context) error {
 		r.add(fmt.Sprintf("flux.rss 10 s after a %d-event burst", b.burst), "MiB", res.rssBurst)
 	}
 	b.flux = res
+	// The controller keeps the connection of every notification open,
+	// idle: after the steps above, over ten thousand, with as many in the
+	// sink. Stopping it closes them; the delivery step starts a fresh one
+	// (see fluxAround).
+	p.stopController()
+	b.fluxRunning, kept = &runningFlux{peer: p, bin: bin, post: post}, true
 	return nil
+}
+
+// fluxAround measures the peer's rate again with a burst of n events just
+// before ours and one just after, as a peer measured minutes earlier is
+// not: the machine's speed drifts by tens of percent between steps. It
+// returns both bursts' rates and, as the peer's, the rate of their events
+// over their time together: 0 when the peer could not be measured, which
+// is then in the results' errors. ours's error is err.
+//
+// The peer is measured as it was for its first burst: a fresh controller,
+// on a machine without the sockets its step closed. Its step leaves it
+// holding an idle connection per notification sent (over ten thousand),
+// and with them, or with as many sockets in TIME_WAIT, its bursts went at
+// 28–42% of its first one's rate.
+func (b *bench) fluxAround(ctx context.Context, n int, ours func() error) (before, after, around float64, err error) {
+	f := b.fluxRunning
+	if f == nil {
+		return 0, 0, 0, ours()
+	}
+	failed := func(what string, err error) {
+		b.results.Errors = append(b.results.Errors, fmt.Sprintf("flux around the receiver's burst: %s: %v", what, err))
+	}
+	settleTimeWait(ctx, maxTimeWait, 100*time.Second)
+	if err := f.peer.runController(f.bin); err != nil {
+		failed("restarting Flux's notification-controller", err)
+		return 0, 0, 0, ours()
+	}
+	if err := b.warmFlux(ctx, f.peer, f.post); err != nil {
+		failed("warming it up", err)
+		return 0, 0, 0, ours()
+	}
+	first, err := b.burstRun(ctx, "fluxbefore", n, f.post, false)
+	if err != nil {
+		failed("its burst before ours", err)
+		return 0, 0, 0, ours()
+	}
+	if err := ours(); err != nil {
+		return 0, 0, 0, err
+	}
+	second, err := b.burstRun(ctx, "fluxafter", n, f.post, false)
+	if err != nil {
+		failed("its burst after ours", err)
+		return first.rate, 0, 0, nil
+	}
+	return first.rate, second.rate, aroundRate(n, first.rate, n, second.rate), nil
+}
+
+// maxTimeWait is how many sockets in TIME_WAIT settleTimeWait waits for.
+const maxTimeWait = 1000
+
+// settleTimeWait waits, up to limit, until fewer than max sockets of the
+// machine are in TIME_WAIT.
+func settleTimeWait(ctx context.Context, max int, limit time.Duration) {
+	_ = wait.PollUntilContextTimeout(ctx, time.Second, limit, true, func(context.Context) (bool, error) {
+		n, err := timeWaitSockets()
+		return err != nil || n < max, nil
+	})
+}
+
+// aroundRate is the rate of two bursts of n1 and n2 events at r1 and r2
+// events/s, taken together: all their events over all their time.
+func aroundRate(n1 int, r1 float64, n2 int, r2 float64) float64 {
+	if r1 <= 0 || r2 <= 0 {
+		return 0
+	}
+	return float64(n1+n2) / (float64(n1)/r1 + float64(n2)/r2)
 }
 
 // start runs the peer's kube-apiserver, installs Flux's CRDs with a generic
@@ -267,6 +369,11 @@ func (p *fluxPeer) start(ctx context.Context, b *bench, bin string) error {
 		}
 	}
 
+	return p.runController(bin)
+}
+
+// runController starts the controller, on a new events address.
+func (p *fluxPeer) runController(bin string) error {
 	eventsPort, err := freePort()
 	if err != nil {
 		return err
@@ -282,6 +389,21 @@ func (p *fluxPeer) start(ctx context.Context, b *bench, bin string) error {
 	}
 	p.controller = p.procs[len(p.procs)-1]
 	return nil
+}
+
+// stopController stops the controller and leaves its kube-apiserver up.
+func (p *fluxPeer) stopController() {
+	if p.controller == nil {
+		return
+	}
+	p.stopProcess(p.controller)
+	for i, proc := range p.procs {
+		if proc == p.controller {
+			p.procs = append(p.procs[:i], p.procs[i+1:]...)
+			break
+		}
+	}
+	p.controller = nil
 }
 
 // run starts a process of the peer with env added to the bench's, its
@@ -311,14 +433,18 @@ func (p *fluxPeer) run(bin, log string, env []string, args ...string) error {
 // stop ends the peer's processes, the controller first.
 func (p *fluxPeer) stop() {
 	for i := len(p.procs) - 1; i >= 0; i-- {
-		proc := p.procs[i]
-		_ = proc.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-proc.done:
-		case <-time.After(30 * time.Second):
-			_ = proc.cmd.Process.Kill()
-			<-proc.done
-		}
+		p.stopProcess(p.procs[i])
+	}
+	p.procs, p.controller = nil, nil
+}
+
+func (p *fluxPeer) stopProcess(proc *peerProcess) {
+	_ = proc.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-proc.done:
+	case <-time.After(30 * time.Second):
+		_ = proc.cmd.Process.Kill()
+		<-proc.done
 	}
 }
 

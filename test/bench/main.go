@@ -49,6 +49,10 @@ type bench struct {
 
 	fluxPeerBin string      // Flux's notification-controller (hack/build-flux-peer.sh)
 	flux        *fluxResult // what it measured in this run's flux step
+	// fluxRunning is the flux step's peer, left running for the delivery
+	// step to measure it again around our receiver's burst; nil once
+	// stopped.
+	fluxRunning *runningFlux
 
 	results *Results
 	sink    *sink
@@ -94,6 +98,10 @@ func main() {
 		if *only != "" && !contains(strings.Split(*only, ","), s.name) {
 			continue
 		}
+		// Flux's peer runs on from its step only into the delivery step.
+		if s.name != "delivery" {
+			b.stopFlux()
+		}
 		fmt.Fprintf(os.Stderr, ">> %s\n", s.name)
 		start := time.Now()
 		if err := s.run(ctx); err != nil {
@@ -102,6 +110,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "   %s took %s\n", s.name, time.Since(start).Round(time.Second))
 	}
+	b.stopFlux()
 	b.results.Finished = time.Now().UTC()
 	b.results.evaluate()
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {

@@ -115,3 +115,21 @@ func TestLongestBound(t *testing.T) {
 		}
 	}
 }
+
+func TestCountTimeWait(t *testing.T) {
+	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:9C40 0100007F:1F90 06 00000000:00000000 03:00000F2A 00000000     0        0 0 3 0000000000000000
+   2: 0100007F:9C41 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 23456 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:9C42 0100007F:1F90 06 00000000:00000000 03:00000F2B 00000000     0        0 0 3 0000000000000000
+`
+	if got := countTimeWait(table); got != 2 {
+		t.Errorf("countTimeWait = %d, want 2 (the lines in state 06)", got)
+	}
+	if got := countTimeWait("  sl  local_address rem_address   st\n"); got != 0 {
+		t.Errorf("countTimeWait of a header alone = %d, want 0", got)
+	}
+	if _, err := timeWaitSockets(); err != nil {
+		t.Errorf("reading this machine's sockets: %v", err)
+	}
+}
