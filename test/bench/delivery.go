@@ -217,7 +217,8 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	b.profile(label)
 	writesBefore := b.writeDurations()
 	batchesBefore := b.batchRequestDurations()
-	etcdBefore := b.etcdWaitHistograms()
+	etcdMetricsBefore := b.etcdMetrics()
+	etcdBefore := etcdWaitHistograms(etcdMetricsBefore)
 	reviewsBefore := b.reviews()
 	// After the scrape of the metrics: its CPU is the bench's, not the
 	// events'.
@@ -256,7 +257,8 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 	// fdatasync, and for the backend's commit and a snapshot's save, which
 	// hold up the applying of the transactions behind them.
 	if etcdBefore != nil {
-		etcdAfter := b.etcdWaitHistograms()
+		etcdMetricsAfter := b.etcdMetrics()
+		etcdAfter := etcdWaitHistograms(etcdMetricsAfter)
 		for _, w := range etcdWaits {
 			waits := promtext.Since(etcdBefore[w.name], etcdAfter[w.name])
 			if len(waits) == 0 {
@@ -264,6 +266,14 @@ func (b *bench) steady(ctx context.Context, label string, post poster) error {
 			}
 			r.add(fmt.Sprintf("%s.%s over 32 ms (server's embedded etcd)", prefix, w.name), "count", promtext.Over(0.032, waits)).
 				note("%.0f in all, longest at most %s", waits[len(waits)-1].Count, longestBound(waits))
+		}
+		// A compaction's batches are backend commits too, each with an
+		// fdatasync of the database beside the log's.
+		before, okBefore := readEtcdCompactions(etcdMetricsBefore)
+		after, okAfter := readEtcdCompactions(etcdMetricsAfter)
+		if okBefore && okAfter {
+			r.add(prefix+".etcd compactions (server's embedded etcd)", "count", after.runs-before.runs).
+				note("%.0f old revisions removed during the run", after.revisions-before.revisions)
 		}
 	}
 	// A review the kube-apiserver does not answer is retried after 0.5 s,

@@ -133,3 +133,25 @@ func TestCountTimeWait(t *testing.T) {
 		t.Errorf("reading this machine's sockets: %v", err)
 	}
 }
+
+func TestReadEtcdCompactions(t *testing.T) {
+	metrics := `# HELP etcd_debugging_mvcc_db_compaction_keys_total Total number of db keys compacted.
+# TYPE etcd_debugging_mvcc_db_compaction_keys_total counter
+etcd_debugging_mvcc_db_compaction_keys_total 1501
+# TYPE etcd_debugging_mvcc_db_compaction_total_duration_milliseconds histogram
+etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_bucket{le="100"} 1
+etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_bucket{le="+Inf"} 2
+etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_sum 518
+etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count 2
+`
+	got, ok := readEtcdCompactions(metrics)
+	if !ok || got != (etcdCompactions{runs: 2, revisions: 1501}) {
+		t.Errorf("readEtcdCompactions = %+v, %v; want 2 runs, 1501 revisions", got, ok)
+	}
+	if _, ok := readEtcdCompactions("go_goroutines 12\n"); ok {
+		t.Error("readEtcdCompactions read counters that are not there")
+	}
+	if etcdWaitHistograms("") != nil {
+		t.Error("etcdWaitHistograms of no metrics is not nil")
+	}
+}

@@ -191,30 +191,63 @@ var etcdWaits = []struct{ name, metric string }{
 	{"etcd snapshots saved", "etcd_debugging_snap_save_total_duration_seconds"},
 }
 
-// etcdWaitHistograms reads etcdWaits from the embedded etcd (nil when it
-// cannot be read).
-func (b *bench) etcdWaitHistograms() map[string][]promtext.Bucket {
+// etcdMetrics is the embedded etcd's /metrics ("" when it cannot be read).
+func (b *bench) etcdMetrics() string {
 	url := b.embeddedEtcdURL()
 	if url == "" {
-		return nil
+		return ""
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Get(url + "/metrics")
 	if err != nil {
-		return nil
+		return ""
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(body)
+}
+
+// etcdWaitHistograms reads etcdWaits from the embedded etcd's metrics
+// (nil when there are none).
+func etcdWaitHistograms(metrics string) map[string][]promtext.Bucket {
+	if metrics == "" {
 		return nil
 	}
 	out := map[string][]promtext.Bucket{}
 	for _, w := range etcdWaits {
-		if buckets, err := promtext.Histogram(string(body), w.metric, ""); err == nil {
+		if buckets, err := promtext.Histogram(metrics, w.metric, ""); err == nil {
 			out[w.name] = buckets
 		}
 	}
 	return out
+}
+
+// etcdCompactions are how many compactions the embedded etcd has run and
+// how many old revisions they removed, from its metrics. A compaction
+// removes them in batches (1,000 by default), each committed to disk at
+// once: the kube-apiserver's compactor, which the server runs as well,
+// compacts every 5 minutes (--etcd-compaction-interval), all the
+// revisions older than the last run's.
+type etcdCompactions struct{ runs, revisions float64 }
+
+func readEtcdCompactions(metrics string) (etcdCompactions, bool) {
+	// Sum counts a metric that is not there as 0.
+	if !strings.Contains(metrics, "\netcd_debugging_mvcc_db_compaction_keys_total ") ||
+		!strings.Contains(metrics, "\netcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count ") {
+		return etcdCompactions{}, false
+	}
+	runs, err := promtext.Sum(metrics, "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count")
+	if err != nil {
+		return etcdCompactions{}, false
+	}
+	revisions, err := promtext.Sum(metrics, "etcd_debugging_mvcc_db_compaction_keys_total")
+	if err != nil {
+		return etcdCompactions{}, false
+	}
+	return etcdCompactions{runs: runs, revisions: revisions}, true
 }
 
 // longestBound is the bound of the lowest bucket that counts every sample
